@@ -1,0 +1,663 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Tier says how much the business depends on a service. It sets defaults elsewhere: log retention (O-5),
+// whether a disaster-recovery runbook is required (R-4) and how much of the service may run on spot (P-3).
+// +kubebuilder:validation:Enum=critical;non-critical
+type Tier string
+
+const (
+	TierCritical    Tier = "critical"
+	TierNonCritical Tier = "non-critical"
+)
+
+// Mode says whether the operator changes the cluster or only reports.
+// +kubebuilder:validation:Enum=Enforce;Audit
+type Mode string
+
+const (
+	// ModeEnforce creates the children and corrects drift.
+	ModeEnforce Mode = "Enforce"
+	// ModeAudit creates and changes nothing; status says what Enforce would do. It is the safe way to adopt
+	// the operator for a service that already has hand-written objects.
+	ModeAudit Mode = "Audit"
+)
+
+// ReliabilityProfileSpec is what a team declares about one service.
+//
+// The rules below run at admission time so that a bad profile is refused by `kubectl apply` and by Argo CD's
+// sync, never accepted and then half-applied. Each message names the field and the manifesto rule.
+//
+// +kubebuilder:validation:XValidation:rule="self.tier != 'critical' || (has(self.disasterRecovery) && has(self.disasterRecovery.runbookURL)) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'R-4'))",message="spec.disasterRecovery.runbookURL: required for tier critical (R-4: disaster-recovery playbooks for key components), unless spec.exceptions names R-4"
+// +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays <= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'O-5'))",message="spec.logs.retentionDays: longer than the tier's retention (30 days critical, 7 days non-critical) needs an exception naming O-5 in spec.exceptions (F-1: no silent bypass)"
+// +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays >= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7)",message="spec.logs.retentionDays: shorter than the tier's retention (O-5: 30 days critical, 7 days non-critical)"
+type ReliabilityProfileSpec struct {
+	// Service is the name of the service. It becomes the `service` label on every metric, alert and log stream
+	// the operator configures (O-2, O-6).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Service string `json:"service"`
+
+	// Tier is critical or non-critical.
+	Tier Tier `json:"tier"`
+
+	// Selector selects the service's pods in the profile's namespace. It must not be empty: an empty selector
+	// would put every pod of the namespace under this profile's policies.
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="spec.selector: must have at least one matchLabels entry or matchExpressions term; an empty selector selects every pod in the namespace"
+	Selector metav1.LabelSelector `json:"selector"`
+
+	// Mode is Enforce (default) or Audit.
+	// +kubebuilder:default=Enforce
+	// +optional
+	Mode Mode `json:"mode,omitempty"`
+
+	// Metrics describes where the service exposes its metrics (O-6, O-7, O-8).
+	// +kubebuilder:default={}
+	// +optional
+	Metrics MetricsSpec `json:"metrics,omitempty"`
+
+	// SLOs are the service's service-level objectives (R-1, R-2).
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	SLOs []SLO `json:"slos,omitempty"`
+
+	// Network declares who may reach the service (S-2, S-4). When it is omitted the operator renders no
+	// NetworkPolicy: a default-deny policy that nobody asked for would cut a running service off.
+	// +optional
+	Network *NetworkSpec `json:"network,omitempty"`
+
+	// Disruption is the service's PodDisruptionBudget. Omitted, it is `maxUnavailable: 1`, which never blocks a
+	// node drain and lets the service scale to zero (D-6).
+	// +kubebuilder:default={maxUnavailable: 1}
+	// +optional
+	Disruption *DisruptionSpec `json:"disruption,omitempty"`
+
+	// Logs sets the log retention tier (O-5).
+	// +optional
+	Logs *LogsSpec `json:"logs,omitempty"`
+
+	// DisasterRecovery is the service's recovery plan (R-3, R-4).
+	// +optional
+	DisasterRecovery *DisasterRecoverySpec `json:"disasterRecovery,omitempty"`
+
+	// Placement limits how much of the service runs on spot capacity (P-3).
+	// +optional
+	Placement *PlacementSpec `json:"placement,omitempty"`
+
+	// Dashboard configures the service's Grafana dashboard.
+	// +optional
+	Dashboard *DashboardSpec `json:"dashboard,omitempty"`
+
+	// Exceptions are the manifesto rules this service is allowed to deviate from, each with a reason and an
+	// expiry (F-1: we do not silently bypass the rules).
+	// +listType=map
+	// +listMapKey=rule
+	// +kubebuilder:validation:MaxItems=30
+	// +optional
+	Exceptions []Exception `json:"exceptions,omitempty"`
+}
+
+// MetricsSpec is where Prometheus scrapes the service.
+type MetricsSpec struct {
+	// Port is the container port serving metrics (O-7: 8067).
+	// +kubebuilder:default=8067
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port int32 `json:"port,omitempty"`
+
+	// Path is the HTTP path of the metrics (O-6: /metrics).
+	// +kubebuilder:default="/metrics"
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^/[!-~]*$`
+	// +optional
+	Path string `json:"path,omitempty"`
+
+	// Interval is the scrape interval, a Prometheus duration.
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Pattern=`^([0-9]+(ms|s|m|h))+$`
+	// +optional
+	Interval string `json:"interval,omitempty"`
+
+	// ServiceSelector selects the Kubernetes Services the ServiceMonitor scrapes through. Omitted, it is the
+	// profile's pod selector, which matches Services that carry their pods' labels (the common case).
+	// +optional
+	ServiceSelector *metav1.LabelSelector `json:"serviceSelector,omitempty"`
+
+	// VersionMetric is the name of the metric that exposes the running version (O-8), such as
+	// `myservice_build_info`. Alerts fire when it is absent.
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z_:][a-zA-Z0-9_:]*$`
+	// +optional
+	VersionMetric string `json:"versionMetric,omitempty"`
+}
+
+// SLO is one service-level objective.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.externalObjective) || double(self.objective) > double(self.externalObjective)",message="spec.slos[].objective: must be strictly higher than externalObjective (R-2: the internal SLO is stricter than what customers are promised)"
+type SLO struct {
+	// Name identifies the SLO within the profile; it becomes the `slo` label.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Description says what the SLO promises, in words.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Description string `json:"description,omitempty"`
+
+	// Objective is the internal target in percent, such as "99.9". A string, like Pyrra's, so that it
+	// round-trips through Git and YAML tools unchanged. 100 is not allowed: it leaves no error budget.
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,2}(\.[0-9]{1,6})?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="spec.slos[].objective: must be a percentage above 0 and below 100, such as \"99.9\""
+	Objective string `json:"objective"`
+
+	// ExternalObjective is what customers are promised (the SLA), in percent. R-2 asks for the internal
+	// objective to be strictly higher.
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,2}(\.[0-9]{1,6})?$`
+	// +optional
+	ExternalObjective string `json:"externalObjective,omitempty"`
+
+	// Window is the SLO's rolling window in days, such as "30d" (default), "28d" or "7d".
+	// +kubebuilder:default="30d"
+	// +kubebuilder:validation:Pattern=`^([1-9]|[1-8][0-9]|90)d$`
+	// +optional
+	Window string `json:"window,omitempty"`
+
+	// Indicator is how good and bad events are counted.
+	Indicator Indicator `json:"indicator"`
+
+	// Alerting tunes the multi-window multi-burn-rate alerts of this SLO.
+	// +optional
+	Alerting *SLOAlerting `json:"alerting,omitempty"`
+}
+
+// Indicator has exactly one of ratio or latency.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.ratio) != has(self.latency)",message="spec.slos[].indicator: set exactly one of ratio or latency"
+type Indicator struct {
+	// Ratio counts errors against all requests.
+	// +optional
+	Ratio *RatioIndicator `json:"ratio,omitempty"`
+
+	// Latency counts requests slower than a threshold as errors.
+	// +optional
+	Latency *LatencyIndicator `json:"latency,omitempty"`
+}
+
+// RatioIndicator is an error ratio of two counters.
+type RatioIndicator struct {
+	// Errors is a PromQL selector of a counter of failed requests, such as
+	// `http_requests_total{job="api",code=~"5.."}`. The operator wraps it in rate() over each window.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Errors string `json:"errors"`
+
+	// Total is a PromQL selector of a counter of all requests, such as `http_requests_total{job="api"}`.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Total string `json:"total"`
+}
+
+// LatencyIndicator counts requests slower than Threshold as errors.
+type LatencyIndicator struct {
+	// Histogram is a PromQL selector of the histogram without its suffix, such as
+	// `http_request_duration_seconds{job="api"}`; the operator reads `_bucket` and `_count`.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Histogram string `json:"histogram"`
+
+	// Threshold is the latency bound in the histogram's unit. It must be one of the histogram's bucket bounds
+	// (`le` values), such as "0.25".
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="spec.slos[].indicator.latency.threshold: must be above 0"
+	Threshold string `json:"threshold"`
+
+	// NativeHistogram reads a Prometheus native histogram through histogram_fraction instead of classic
+	// buckets.
+	// +optional
+	NativeHistogram bool `json:"nativeHistogram,omitempty"`
+}
+
+// Severity is the severity label of an alert.
+// +kubebuilder:validation:Enum=page;ticket
+type Severity string
+
+const (
+	SeverityPage   Severity = "page"
+	SeverityTicket Severity = "ticket"
+)
+
+// SLOAlerting tunes the burn-rate alerts of one SLO.
+type SLOAlerting struct {
+	// Disabled renders the recording rules but no burn-rate alerts.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+
+	// PageSeverity is the `severity` label value of paging alerts.
+	// +kubebuilder:default=page
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	// +optional
+	PageSeverity string `json:"pageSeverity,omitempty"`
+
+	// TicketSeverity is the `severity` label value of ticket alerts.
+	// +kubebuilder:default=ticket
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	// +optional
+	TicketSeverity string `json:"ticketSeverity,omitempty"`
+
+	// Tiers overrides or disables the default burn-rate tiers by name (page-fast, page-slow, ticket-fast,
+	// ticket-slow) or adds new ones.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Tiers []BurnRateTier `json:"tiers,omitempty"`
+
+	// RunbookURL is the runbook linked from this SLO's alerts; it overrides spec.disasterRecovery.runbookURL.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +optional
+	RunbookURL string `json:"runbookURL,omitempty"`
+}
+
+// BurnRateTier is one row of the multi-window multi-burn-rate table.
+//
+// +kubebuilder:validation:XValidation:rule="self.disabled || (has(self.burnRate) && has(self.longWindow) && has(self.shortWindow) && has(self.severity)) || self.name in ['page-fast', 'page-slow', 'ticket-fast', 'ticket-slow']",message="spec.slos[].alerting.tiers[]: a new tier needs severity, burnRate, longWindow and shortWindow"
+type BurnRateTier struct {
+	// Name of the tier; the default tiers are page-fast, page-slow, ticket-fast and ticket-slow.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Disabled removes the tier.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+
+	// Severity is page or ticket.
+	// +optional
+	Severity Severity `json:"severity,omitempty"`
+
+	// BurnRate is the factor of the sustainable error rate that fires the alert, such as "14.4".
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="spec.slos[].alerting.tiers[].burnRate: must be above 0"
+	// +optional
+	BurnRate string `json:"burnRate,omitempty"`
+
+	// LongWindow is the long window, a Prometheus duration such as "1h".
+	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +optional
+	LongWindow string `json:"longWindow,omitempty"`
+
+	// ShortWindow is the short window, a Prometheus duration such as "5m".
+	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +optional
+	ShortWindow string `json:"shortWindow,omitempty"`
+}
+
+// NetworkSpec is the service's ingress policy. Everything not listed is denied (S-2, S-4).
+type NetworkSpec struct {
+	// Ingress lists who may reach which ports of the service's pods.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Ingress []IngressRule `json:"ingress,omitempty"`
+
+	// MonitoringNamespaceSelector selects the namespaces allowed to scrape the metrics port. Defaults to the
+	// namespace named `monitoring`.
+	// +kubebuilder:default={matchLabels: {"kubernetes.io/metadata.name": monitoring}}
+	// +optional
+	MonitoringNamespaceSelector *metav1.LabelSelector `json:"monitoringNamespaceSelector,omitempty"`
+}
+
+// IngressRule allows traffic from a set of peers to a set of ports.
+type IngressRule struct {
+	// From lists the allowed sources. At least one is required: "from anywhere" must be written as the CIDR
+	// 0.0.0.0/0 so that a public exposure is always explicit (S-2).
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	From []IngressPeer `json:"from"`
+
+	// Ports lists the allowed destination ports. At least one is required.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	Ports []IngressPort `json:"ports"`
+}
+
+// IngressPeer is one source of traffic: pods and namespaces by label, or an IP block.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.cidr) != (has(self.namespaceSelector) || has(self.podSelector))",message="spec.network.ingress[].from[]: set either cidr or namespaceSelector/podSelector, not both and not neither"
+// +kubebuilder:validation:XValidation:rule="!has(self.except) || has(self.cidr)",message="spec.network.ingress[].from[].except: only allowed with cidr"
+type IngressPeer struct {
+	// NamespaceSelector selects source namespaces. With only podSelector, the profile's own namespace is meant.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
+	// PodSelector selects source pods.
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+
+	// CIDR is a source IP block, such as "10.0.0.0/8".
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="spec.network.ingress[].from[].cidr: must be a CIDR such as 10.0.0.0/8"
+	// +optional
+	CIDR string `json:"cidr,omitempty"`
+
+	// Except lists CIDRs inside cidr that are not allowed.
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="spec.network.ingress[].from[].except: every entry must be a CIDR"
+	// +optional
+	Except []string `json:"except,omitempty"`
+}
+
+// Protocol is a transport protocol.
+// +kubebuilder:validation:Enum=TCP;UDP;SCTP
+type Protocol string
+
+// IngressPort is a destination port or port range.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.endPort) || self.endPort >= self.port",message="spec.network.ingress[].ports[].endPort: must not be lower than port"
+type IngressPort struct {
+	// Port is the destination port.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port"`
+
+	// EndPort makes the rule cover the range port..endPort.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	EndPort *int32 `json:"endPort,omitempty"`
+
+	// Protocol defaults to TCP.
+	// +kubebuilder:default=TCP
+	// +optional
+	Protocol Protocol `json:"protocol,omitempty"`
+}
+
+// DisruptionSpec is exactly one of maxUnavailable or minAvailable.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.maxUnavailable) != has(self.minAvailable)",message="spec.disruption: set exactly one of maxUnavailable or minAvailable"
+type DisruptionSpec struct {
+	// MaxUnavailable is how many pods (or what percentage) may be down at once during voluntary disruptions.
+	// 0 and "0%" are refused: they block every node drain (D-6).
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self > 0 : self.matches('^([1-9][0-9]?|100)%$')",message="spec.disruption.maxUnavailable: must be a positive integer or a percentage from 1% to 100%; 0 blocks every node drain (D-6)"
+	// +optional
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+
+	// MinAvailable is how many pods (or what percentage) must stay up during voluntary disruptions.
+	// "100%" is refused: it blocks every node drain (D-6).
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^([0-9]|[1-9][0-9])%$')",message="spec.disruption.minAvailable: must be a non-negative integer or a percentage from 0% to 99%; 100% blocks every node drain (D-6)"
+	// +optional
+	MinAvailable *intstr.IntOrString `json:"minAvailable,omitempty"`
+}
+
+// LogsSpec sets the log retention of the service (O-5).
+type LogsSpec struct {
+	// Tier is the log tier; omitted, it is the profile's tier. critical keeps logs 30 days, non-critical 7.
+	// +optional
+	Tier Tier `json:"tier,omitempty"`
+
+	// RetentionDays overrides the tier's retention. Longer than the tier needs an O-5 exception, up to 365.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=365
+	// +optional
+	RetentionDays *int32 `json:"retentionDays,omitempty"`
+}
+
+// DisasterRecoverySpec is the service's recovery plan (R-4) and drill record (R-3).
+type DisasterRecoverySpec struct {
+	// RPO is the recovery point objective: the most data, in time, the service may lose. Such as "1h".
+	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +optional
+	RPO string `json:"rpo,omitempty"`
+
+	// RTO is the recovery time objective: the longest the service may be down after a disaster. Such as "4h".
+	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +optional
+	RTO string `json:"rto,omitempty"`
+
+	// RunbookURL links the disaster-recovery runbook. It also becomes the runbook_url of the service's alerts.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +optional
+	RunbookURL string `json:"runbookURL,omitempty"`
+
+	// Backup is what Velero backs up, and how long it keeps it.
+	// +optional
+	Backup *BackupSpec `json:"backup,omitempty"`
+
+	// LastRestoreTest is the date of the last restore drill or game day, such as "2026-10-01".
+	// +kubebuilder:validation:Format=date
+	// +optional
+	LastRestoreTest string `json:"lastRestoreTest,omitempty"`
+
+	// RestoreTestMaxAge is how old the last restore drill may be before an alert fires. Default 90 days.
+	// +kubebuilder:default="90d"
+	// +kubebuilder:validation:Pattern=`^[0-9]+d$`
+	// +optional
+	RestoreTestMaxAge string `json:"restoreTestMaxAge,omitempty"`
+}
+
+// BackupSpec describes the Velero backup of the service.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.includedNamespaces) || !has(self.labelSelector)",message="spec.disasterRecovery.backup: set includedNamespaces or labelSelector, not both"
+type BackupSpec struct {
+	// IncludedNamespaces to back up; omitted, the profile's namespace.
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=63
+	// +optional
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+
+	// LabelSelector backs up only the objects it selects in the profile's namespace.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+
+	// StorageLocation is the name of the Velero BackupStorageLocation.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	StorageLocation string `json:"storageLocation,omitempty"`
+
+	// Retention is how long backups are kept, such as "720h".
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +optional
+	Retention string `json:"retention,omitempty"`
+}
+
+// PlacementSpec limits the share of the service's pods on spot nodes (P-3).
+type PlacementSpec struct {
+	// MaxSpotFraction is the largest share of a workload's pods that may run on spot nodes, from "0" to "0.5".
+	// Omitted, it is 0.5 for non-critical services and 0 for critical ones.
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:Pattern=`^0(\.[0-9]{1,4})?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) <= 0.5",message="spec.placement.maxSpotFraction: must be at most 0.5 (P-3: spot is at most 50% of the fleet)"
+	// +optional
+	MaxSpotFraction string `json:"maxSpotFraction,omitempty"`
+
+	// SpotNodeLabel is the node label that marks spot capacity. Omitted, the labels of Karpenter, EKS, GKE
+	// and AKS are all recognised.
+	// +optional
+	SpotNodeLabel *NodeLabel `json:"spotNodeLabel,omitempty"`
+}
+
+// NodeLabel is a node label key and value.
+type NodeLabel struct {
+	// Key of the label.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	Key string `json:"key"`
+
+	// Value of the label.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`
+	Value string `json:"value"`
+}
+
+// DashboardSpec configures the Grafana dashboard of the service.
+type DashboardSpec struct {
+	// Disabled renders no dashboard.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+
+	// Folder is the Grafana folder; omitted, the profile's namespace.
+	// +kubebuilder:validation:MaxLength=140
+	// +optional
+	Folder string `json:"folder,omitempty"`
+}
+
+// Exception records an agreed deviation from one manifesto rule (F-1).
+type Exception struct {
+	// Rule is the manifesto rule id, such as "O-5".
+	// +kubebuilder:validation:Pattern=`^[FCDOPRS]-[0-9]{1,2}$`
+	Rule string `json:"rule"`
+
+	// Reason says why the rule does not fit, for the people who review it.
+	// +kubebuilder:validation:MinLength=10
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason"`
+
+	// Expires is the date after which the exception no longer holds, such as "2027-03-31". Rules are reviewed
+	// twice a year (F-3), so exceptions do not last forever.
+	// +kubebuilder:validation:Format=date
+	Expires string `json:"expires"`
+}
+
+// ChildState is the state of one child object.
+// +kubebuilder:validation:Enum=InSync;Drifted;Missing;Conflict;Failed
+type ChildState string
+
+const (
+	// ChildInSync: the live object matches the desired one.
+	ChildInSync ChildState = "InSync"
+	// ChildDrifted: someone else changed fields the operator owns.
+	ChildDrifted ChildState = "Drifted"
+	// ChildMissing: the object does not exist (in Audit mode the operator does not create it).
+	ChildMissing ChildState = "Missing"
+	// ChildConflict: an object of that name exists and is not owned by this profile; it is left untouched.
+	ChildConflict ChildState = "Conflict"
+	// ChildFailed: the API server refused the object, or the kind is not installed.
+	ChildFailed ChildState = "Failed"
+)
+
+// ChildStatus reports one child object of the profile.
+type ChildStatus struct {
+	// APIVersion of the child.
+	APIVersion string `json:"apiVersion"`
+	// Kind of the child.
+	Kind string `json:"kind"`
+	// Name of the child, in the profile's namespace.
+	Name string `json:"name"`
+	// State of the child.
+	State ChildState `json:"state"`
+	// Message explains the state.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LastDriftTime is when the operator last found the child changed by someone else.
+	// +optional
+	LastDriftTime *metav1.Time `json:"lastDriftTime,omitempty"`
+}
+
+// Condition types of a ReliabilityProfile.
+const (
+	// ReadyCondition is True when every child is in sync and nothing is degraded. It is derived from the
+	// others, so that `kubectl wait --for=condition=Ready` and Argo CD's health checks have one place to look.
+	ReadyCondition = "Ready"
+	// DriftedCondition is True while a child differs from what the profile declares because someone else
+	// changed it (in Enforce mode it is corrected in the same reconcile, and the condition records it).
+	DriftedCondition = "Drifted"
+	// DegradedCondition is True when a child could not be applied: a conflict, a refusal or a missing CRD.
+	DegradedCondition = "Degraded"
+)
+
+// Condition reasons of a ReliabilityProfile.
+const (
+	// ReconciledReason: every child is in sync.
+	ReconciledReason = "Reconciled"
+	// AuditOnlyReason: Audit mode, and children are missing or differ; nothing was changed.
+	AuditOnlyReason = "AuditOnly"
+	// NoDriftReason: no child was changed by someone else.
+	NoDriftReason = "NoDrift"
+	// DriftCorrectedReason: a child was changed by someone else and the operator restored it.
+	DriftCorrectedReason = "DriftCorrected"
+	// DriftDetectedReason: a child was changed by someone else and left as it is (Audit mode).
+	DriftDetectedReason = "DriftDetected"
+	// ForeignObjectReason: an object with a child's name exists and belongs to someone else.
+	ForeignObjectReason = "ForeignObject"
+	// ApplyFailedReason: the API server refused a child.
+	ApplyFailedReason = "ApplyFailed"
+	// KindNotInstalledReason: the CRD of a child kind is not installed in the cluster.
+	KindNotInstalledReason = "KindNotInstalled"
+	// RenderFailedReason: the profile could not be turned into objects.
+	RenderFailedReason = "RenderFailed"
+	// HealthyReason: nothing is degraded.
+	HealthyReason = "Healthy"
+)
+
+// ReliabilityProfileStatus is what the operator observed and did.
+type ReliabilityProfileStatus struct {
+	// ObservedGeneration is the generation of the spec the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, Drifted, Degraded.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Resources has one entry per child object.
+	// +optional
+	Resources []ChildStatus `json:"resources,omitempty"`
+}
+
+// ReliabilityProfile declares the reliability requirements of one service and is turned by the operator into
+// ServiceMonitors, PrometheusRules, NetworkPolicies, PodDisruptionBudgets and more.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rprof,categories=reliability
+// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`
+// +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.spec.tier`
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Drifted",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ReliabilityProfile struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ReliabilityProfileSpec   `json:"spec"`
+	Status ReliabilityProfileStatus `json:"status,omitempty"`
+}
+
+// ReliabilityProfileList is a list of ReliabilityProfiles.
+//
+// +kubebuilder:object:root=true
+type ReliabilityProfileList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ReliabilityProfile `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ReliabilityProfile{}, &ReliabilityProfileList{})
+}

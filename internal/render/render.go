@@ -1,0 +1,63 @@
+package render
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+)
+
+const (
+	// ManagedByLabel marks every child, so that the operator's cache only holds its own objects.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of ManagedByLabel.
+	ManagedByValue = "reliability-operator"
+	// ProfileLabel names the profile a child belongs to.
+	ProfileLabel = "reliability.dev/profile"
+)
+
+// Options are the cluster-wide settings that shape children, set by operator flags.
+type Options struct {
+	// MonitoringLabels are added to ServiceMonitors so that Prometheus' serviceMonitorSelector picks them
+	// up (kube-prometheus-stack, for example, selects `release: <name>`).
+	MonitoringLabels map[string]string
+}
+
+// Render returns every child object of the profile, in a stable order. The profile is expected to carry the
+// CRD's defaults (the API server applies them); missing defaults are filled with the same values.
+func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, error) {
+	if rp.Spec.Service == "" {
+		return nil, fmt.Errorf("spec.service is empty")
+	}
+	objs := []client.Object{
+		ServiceMonitor(rp, opts),
+		PodDisruptionBudget(rp),
+	}
+	if np := NetworkPolicy(rp); np != nil {
+		objs = append(objs, np)
+	}
+	return objs, nil
+}
+
+// childMeta is the metadata shared by every child: the profile's name and namespace, and only the operator's
+// own labels. The profile's labels and annotations are never copied: Argo CD's tracking label on a child
+// would make Argo treat the child as its own and prune it.
+func childMeta(rp *v1alpha1.ReliabilityProfile, extraLabels map[string]string) metav1.ObjectMeta {
+	labels := map[string]string{}
+	for k, v := range extraLabels {
+		labels[k] = v
+	}
+	labels[ManagedByLabel] = ManagedByValue
+	labels[ProfileLabel] = rp.Name
+	return metav1.ObjectMeta{Name: rp.Name, Namespace: rp.Namespace, Labels: labels}
+}
+
+// metricsPort is spec.metrics.port, or the O-7 default when the profile was not defaulted by the API server.
+func metricsPort(rp *v1alpha1.ReliabilityProfile) int32 {
+	if rp.Spec.Metrics.Port != 0 {
+		return rp.Spec.Metrics.Port
+	}
+	return v1alpha1.DefaultMetricsPort
+}
