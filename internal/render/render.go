@@ -3,6 +3,9 @@ package render
 import (
 	"fmt"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,4 +63,14 @@ func metricsPort(rp *v1alpha1.ReliabilityProfile) int32 {
 		return rp.Spec.Metrics.Port
 	}
 	return v1alpha1.DefaultMetricsPort
+}
+
+// ChildTypes returns an empty object of every kind Render can produce, with its kind set. The controller
+// watches these kinds and the applier prunes them, so a kind added to Render is added here.
+func ChildTypes() []client.Object {
+	return []client.Object{
+		&monitoringv1.ServiceMonitor{TypeMeta: typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.ServiceMonitorsKind)},
+		&policyv1.PodDisruptionBudget{TypeMeta: typeMeta(policyv1.SchemeGroupVersion.String(), "PodDisruptionBudget")},
+		&networkingv1.NetworkPolicy{TypeMeta: typeMeta(networkingv1.SchemeGroupVersion.String(), "NetworkPolicy")},
+	}
 }

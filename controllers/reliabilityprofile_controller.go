@@ -1,0 +1,144 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+)
+
+// retryInterval is how soon a profile with a conflicting or failed child is looked at again. A foreign
+// object is outside the operator's cache, so its removal sends no event.
+const retryInterval = time.Minute
+
+// +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles,verbs=get;list;watch
+// +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// ReliabilityProfileReconciler turns a ReliabilityProfile into its children and reports on them.
+type ReliabilityProfileReconciler struct {
+	Client        client.Client
+	Applier       *apply.Applier
+	Recorder      events.EventRecorder
+	RenderOptions render.Options
+	// Now is the clock of status timestamps; tests may fix it.
+	Now func() metav1.Time
+}
+
+// Reconcile fetches, renders, applies, and writes the status once if it changed.
+func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !rp.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // children go with it through their owner references
+	}
+
+	before := rp.DeepCopy()
+	desired, renderErr := render.Render(rp, r.RenderOptions)
+	var results []apply.Result
+	if renderErr == nil {
+		results = r.Applier.Apply(ctx, rp, desired)
+		pruned, err := r.Applier.Prune(ctx, rp, desired, childKinds())
+		for _, p := range pruned {
+			logger.Info("Deleted child the profile no longer renders", "child", p)
+			r.Recorder.Eventf(rp, nil, corev1.EventTypeNormal, "Pruned", "Delete", "Deleted %s: the profile no longer renders it.", p)
+		}
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	for _, res := range results {
+		if res.Wrote {
+			logger.Info("Applied child", "kind", res.Kind, "name", res.Name, "drift", res.Drift)
+		}
+	}
+
+	setStatus(rp, renderErr, results, r.now())
+	r.recordEvents(before, rp, results)
+	if !equality.Semantic.DeepEqual(before.Status, rp.Status) {
+		if err := r.Client.Status().Patch(ctx, rp, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
+		}
+	}
+	if meta.IsStatusConditionTrue(rp.Status.Conditions, v1alpha1.DegradedCondition) {
+		return ctrl.Result{RequeueAfter: retryInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// recordEvents emits an Event for each drift found and for each child that newly entered Conflict or
+// Failed. Persisting states emit nothing again, so that an unchanged profile costs no writes.
+func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.ReliabilityProfile, results []apply.Result) {
+	for _, res := range results {
+		prev := findChild(before.Status.Resources, res.Kind, res.Name)
+		newState := prev == nil || prev.State != res.State
+		switch {
+		case res.Drift && res.State == v1alpha1.ChildInSync:
+			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, v1alpha1.DriftCorrectedReason, "Restore",
+				"%s %s: %s", res.Kind, res.Name, res.Message)
+		case res.State == v1alpha1.ChildDrifted && newState:
+			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, v1alpha1.DriftDetectedReason, "Compare",
+				"%s %s: %s", res.Kind, res.Name, res.Message)
+		case (res.State == v1alpha1.ChildConflict || res.State == v1alpha1.ChildFailed) && newState:
+			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, res.Reason, "Apply",
+				"%s %s: %s", res.Kind, res.Name, res.Message)
+		}
+	}
+}
+
+func (r *ReliabilityProfileReconciler) now() metav1.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return metav1.Now()
+}
+
+func childKinds() []schema.GroupVersionKind {
+	var kinds []schema.GroupVersionKind
+	for _, o := range render.ChildTypes() {
+		kinds = append(kinds, o.GetObjectKind().GroupVersionKind())
+	}
+	return kinds
+}
+
+// SetupWithManager watches profiles and the children of every kind the cluster serves. A child kind whose
+// CRD is missing (no prometheus-operator installed) is not watched; its children are reported as Failed
+// with reason KindNotInstalled.
+func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// Status writes do not change the generation; reacting to them would only re-read what was just written.
+	specOrMetadata := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
+		predicate.AnnotationChangedPredicate{})
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("reliabilityprofile").
+		For(&v1alpha1.ReliabilityProfile{}, builder.WithPredicates(specOrMetadata))
+	for _, child := range render.ChildTypes() {
+		gvk := child.GetObjectKind().GroupVersionKind()
+		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			mgr.GetLogger().Info("Not watching child kind: its API is not installed", "kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
+			continue
+		}
+		b = b.Owns(child, builder.WithPredicates(specOrMetadata))
+	}
+	return b.Complete(r)
+}

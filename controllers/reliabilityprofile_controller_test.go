@@ -1,0 +1,385 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+)
+
+var ctx = context.Background()
+
+func newProfile(ns string) *v1alpha1.ReliabilityProfile {
+	return &v1alpha1.ReliabilityProfile{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "checkout", Namespace: ns,
+			Labels: map[string]string{"argocd.argoproj.io/instance": "shop"},
+		},
+		Spec: v1alpha1.ReliabilityProfileSpec{
+			Service:  "checkout",
+			Tier:     v1alpha1.TierNonCritical,
+			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
+			Network: &v1alpha1.NetworkSpec{Ingress: []v1alpha1.IngressRule{{
+				From:  []v1alpha1.IngressPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "frontend"}}}},
+				Ports: []v1alpha1.IngressPort{{Port: 8080}},
+			}}},
+		},
+	}
+}
+
+func createProfile(t *testing.T, rp *v1alpha1.ReliabilityProfile) {
+	t.Helper()
+	if err := k8s.Create(ctx, rp); err != nil {
+		t.Fatalf("creating profile: %v", err)
+	}
+}
+
+func getProfile(t *testing.T, ns, name string) *v1alpha1.ReliabilityProfile {
+	t.Helper()
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, rp); err != nil {
+		t.Fatal(err)
+	}
+	return rp
+}
+
+// conditionIs returns nil when the profile's current status has the condition with that status and reason.
+func conditionIs(ns, name, condType string, status metav1.ConditionStatus, reason string) func() error {
+	return func() error {
+		rp := &v1alpha1.ReliabilityProfile{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, rp); err != nil {
+			return err
+		}
+		if rp.Status.ObservedGeneration != rp.Generation {
+			return fmt.Errorf("observedGeneration %d, generation %d", rp.Status.ObservedGeneration, rp.Generation)
+		}
+		c := meta.FindStatusCondition(rp.Status.Conditions, condType)
+		if c == nil {
+			return fmt.Errorf("no %s condition in %+v", condType, rp.Status.Conditions)
+		}
+		if c.Status != status || c.Reason != reason || c.ObservedGeneration != rp.Generation {
+			return fmt.Errorf("%s is %s/%s (gen %d): %s", condType, c.Status, c.Reason, c.ObservedGeneration, c.Message)
+		}
+		return nil
+	}
+}
+
+func childState(t *testing.T, ns, name, kind string) *v1alpha1.ChildStatus {
+	t.Helper()
+	for _, c := range getProfile(t, ns, name).Status.Resources {
+		if c.Kind == kind {
+			return &c
+		}
+	}
+	return nil
+}
+
+func waitReady(t *testing.T, ns string) {
+	t.Helper()
+	eventually(t, "profile Ready", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionTrue, v1alpha1.ReconciledReason))
+}
+
+func hasEvent(ns, reason, contains string) func() error {
+	return func() error {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		var seen []string
+		for _, e := range list.Items {
+			if e.Reason == reason && strings.Contains(e.Note, contains) && e.Regarding.Kind == "ReliabilityProfile" {
+				return nil
+			}
+			seen = append(seen, e.Reason+": "+e.Note)
+		}
+		return fmt.Errorf("no %s event mentioning %q among %q", reason, contains, seen)
+	}
+}
+
+func TestAProfileCreatesItsThreeChildrenAndBecomesReady(t *testing.T) {
+	ns := newNamespace(t)
+	rp := newProfile(ns)
+	createProfile(t, rp)
+	waitReady(t, ns)
+
+	rp = getProfile(t, ns, "checkout")
+	if len(rp.Status.Resources) != 3 {
+		t.Fatalf("status.resources = %+v, want three children", rp.Status.Resources)
+	}
+	for _, c := range rp.Status.Resources {
+		if c.State != v1alpha1.ChildInSync {
+			t.Errorf("%s/%s is %s: %s", c.Kind, c.Name, c.State, c.Message)
+		}
+	}
+	for _, c := range []client.Object{&monitoringv1.ServiceMonitor{}, &policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, c); err != nil {
+			t.Fatalf("%T: %v", c, err)
+		}
+		owner := metav1.GetControllerOf(c)
+		if owner == nil || owner.UID != rp.UID {
+			t.Errorf("%T is not controlled by the profile: %+v", c, c.GetOwnerReferences())
+		}
+		labels := c.GetLabels()
+		if labels["app.kubernetes.io/managed-by"] != "reliability-operator" || labels["reliability.dev/profile"] != "checkout" {
+			t.Errorf("%T labels = %v", c, labels)
+		}
+		if _, copied := labels["argocd.argoproj.io/instance"]; copied {
+			t.Errorf("%T carries the profile's Argo CD tracking label: Argo would prune it", c)
+		}
+	}
+	sm := &monitoringv1.ServiceMonitor{}
+	_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, sm)
+	if sm.Labels["release"] != "test" {
+		t.Errorf("ServiceMonitor lacks the --monitoring-labels label: %v", sm.Labels)
+	}
+	if ep := sm.Spec.Endpoints[0]; ep.TargetPort.IntValue() != 8067 || ep.Path != "/metrics" {
+		t.Errorf("ServiceMonitor scrapes %v %s, want 8067 /metrics (O-6, O-7)", ep.TargetPort, ep.Path)
+	}
+	pdb := &policyv1.PodDisruptionBudget{}
+	_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, pdb)
+	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("PDB maxUnavailable = %v, want the default 1", pdb.Spec.MaxUnavailable)
+	}
+}
+
+func TestDriftIsCorrectedAndRecordedInEnforceMode(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+
+	pdb := &policyv1.PodDisruptionBudget{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, pdb); err != nil {
+		t.Fatal(err)
+	}
+	pdb.Spec.MaxUnavailable = ptr.To(intstr.FromInt32(5))
+	if err := k8s.Update(ctx, pdb, client.FieldOwner("someone-with-kubectl")); err != nil {
+		t.Fatal(err)
+	}
+
+	eventually(t, "PDB restored", func() error {
+		live := &policyv1.PodDisruptionBudget{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
+			return err
+		}
+		if v := live.Spec.MaxUnavailable.IntValue(); v != 1 {
+			return fmt.Errorf("maxUnavailable is still %d", v)
+		}
+		return nil
+	})
+	eventually(t, "Drifted condition", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftCorrectedReason))
+	eventually(t, "Ready after correction", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionTrue, v1alpha1.ReconciledReason))
+	c := childState(t, ns, "checkout", "PodDisruptionBudget")
+	if c == nil || c.State != v1alpha1.ChildInSync || c.LastDriftTime == nil ||
+		!strings.Contains(c.Message, "spec.maxUnavailable") || !strings.Contains(c.Message, "someone-with-kubectl") {
+		t.Errorf("resources[] entry does not record the drift: %+v", c)
+	}
+	eventually(t, "drift event", hasEvent(ns, v1alpha1.DriftCorrectedReason, "someone-with-kubectl"))
+}
+
+func TestDriftIsOnlyReportedInAuditMode(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+
+	rp := getProfile(t, ns, "checkout")
+	rp.Spec.Mode = v1alpha1.ModeAudit
+	if err := k8s.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ns) // the new generation is observed, everything still in sync
+
+	np := &networkingv1.NetworkPolicy{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, np); err != nil {
+		t.Fatal(err)
+	}
+	np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{}) // allow everything
+	if err := k8s.Update(ctx, np, client.FieldOwner("someone-with-kubectl")); err != nil {
+		t.Fatal(err)
+	}
+
+	eventually(t, "Drifted condition", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftDetectedReason))
+	eventually(t, "Ready=False in Audit", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.AuditOnlyReason))
+	c := childState(t, ns, "checkout", "NetworkPolicy")
+	if c == nil || c.State != v1alpha1.ChildDrifted || c.LastDriftTime == nil || !strings.Contains(c.Message, "spec.ingress") {
+		t.Errorf("resources[] entry = %+v, want Drifted at spec.ingress", c)
+	}
+	eventually(t, "drift event", hasEvent(ns, v1alpha1.DriftDetectedReason, "spec.ingress"))
+	consistently(t, "Audit mode must leave the drifted NetworkPolicy alone", 3*time.Second, func() error {
+		live := &networkingv1.NetworkPolicy{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
+			return err
+		}
+		if len(live.Spec.Ingress) != 3 {
+			return fmt.Errorf("ingress rules = %d, want the drifted 3", len(live.Spec.Ingress))
+		}
+		return nil
+	})
+}
+
+func TestAnAuditProfileCreatesNothing(t *testing.T) {
+	ns := newNamespace(t)
+	rp := newProfile(ns)
+	rp.Spec.Mode = v1alpha1.ModeAudit
+	createProfile(t, rp)
+	eventually(t, "Ready=False AuditOnly", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.AuditOnlyReason))
+	for _, c := range getProfile(t, ns, "checkout").Status.Resources {
+		if c.State != v1alpha1.ChildMissing {
+			t.Errorf("%s is %s, want Missing", c.Kind, c.State)
+		}
+	}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, &policyv1.PodDisruptionBudget{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Audit mode created a PodDisruptionBudget (err=%v)", err)
+	}
+}
+
+func TestADeletedChildIsRecreated(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+
+	sm := &monitoringv1.ServiceMonitor{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, sm); err != nil {
+		t.Fatal(err)
+	}
+	oldUID := sm.UID
+	if err := k8s.Delete(ctx, sm); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	eventually(t, "ServiceMonitor recreated", func() error {
+		live := &monitoringv1.ServiceMonitor{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
+			return err
+		}
+		if live.UID == oldUID {
+			return fmt.Errorf("still the old object")
+		}
+		return nil
+	})
+	t.Logf("ServiceMonitor recreated %v after its deletion", time.Since(start).Round(time.Millisecond))
+}
+
+func TestAForeignObjectWithAChildsNameIsLeftAloneAndReported(t *testing.T) {
+	ns := newNamespace(t)
+	foreign := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns, Labels: map[string]string{"team": "payments"}},
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(2)),
+			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
+		},
+	}
+	if err := k8s.Create(ctx, foreign, client.FieldOwner("hand-written")); err != nil {
+		t.Fatal(err)
+	}
+	createProfile(t, newProfile(ns))
+
+	eventually(t, "Degraded ForeignObject", conditionIs(ns, "checkout", v1alpha1.DegradedCondition, metav1.ConditionTrue, v1alpha1.ForeignObjectReason))
+	eventually(t, "Ready=False ForeignObject", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.ForeignObjectReason))
+	c := childState(t, ns, "checkout", "PodDisruptionBudget")
+	if c == nil || c.State != v1alpha1.ChildConflict || !strings.Contains(c.Message, "hand-written") {
+		t.Errorf("resources[] entry = %+v, want Conflict naming the object's manager", c)
+	}
+	if s := childState(t, ns, "checkout", "ServiceMonitor"); s == nil || s.State != v1alpha1.ChildInSync {
+		t.Errorf("the other children should still be applied: %+v", s)
+	}
+	eventually(t, "conflict event", hasEvent(ns, v1alpha1.ForeignObjectReason, "PodDisruptionBudget"))
+	consistently(t, "the foreign PDB must stay untouched", 2*time.Second, func() error {
+		live := &policyv1.PodDisruptionBudget{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(foreign), live); err != nil {
+			return err
+		}
+		if live.ResourceVersion != foreign.ResourceVersion || len(live.OwnerReferences) != 0 {
+			return fmt.Errorf("the foreign PDB was changed: rv %s→%s, owners %v", foreign.ResourceVersion, live.ResourceVersion, live.OwnerReferences)
+		}
+		return nil
+	})
+}
+
+func TestAChildTheProfileNoLongerRendersIsDeleted(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+
+	rp := getProfile(t, ns, "checkout")
+	rp.Spec.Network = nil
+	if err := k8s.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "NetworkPolicy deleted", func() error {
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, &networkingv1.NetworkPolicy{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there (err=%v)", err)
+	})
+	waitReady(t, ns)
+	if n := len(getProfile(t, ns, "checkout").Status.Resources); n != 2 {
+		t.Errorf("status.resources has %d entries, want 2", n)
+	}
+}
+
+func TestAReconcileThatChangesNothingSendsNoWrites(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+	// Let the reconciles triggered by the operator's own writes settle.
+	settle(t, ns)
+
+	// An annotation change is not a spec change but does trigger a reconcile.
+	writesBefore, reconcilesBefore := operatorWrites.count(ns), reconcileCount(t)
+	rp := getProfile(t, ns, "checkout")
+	rp.Annotations = map[string]string{"touched": "1"}
+	if err := k8s.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a reconcile ran", func() error {
+		if reconcileCount(t) <= reconcilesBefore {
+			return fmt.Errorf("no reconcile yet")
+		}
+		return nil
+	})
+	settle(t, ns)
+	if got := operatorWrites.count(ns) - writesBefore; got != 0 {
+		t.Fatalf("a reconcile of an unchanged profile sent %d write requests, want 0", got)
+	}
+
+	// The counter does count: a spec change costs writes (PDB apply and status).
+	rp = getProfile(t, ns, "checkout")
+	rp.Spec.Disruption = &v1alpha1.DisruptionSpec{MaxUnavailable: ptr.To(intstr.FromInt32(2))}
+	if err := k8s.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ns)
+	eventually(t, "writes counted", func() error {
+		if operatorWrites.count(ns) == writesBefore {
+			return fmt.Errorf("no write counted for a spec change")
+		}
+		return nil
+	})
+}
+
+// settle waits until the operator has not written to the namespace for a second.
+func settle(t *testing.T, ns string) {
+	t.Helper()
+	last, quietSince := operatorWrites.count(ns), time.Now()
+	for time.Since(quietSince) < time.Second {
+		time.Sleep(100 * time.Millisecond)
+		if n := operatorWrites.count(ns); n != last {
+			last, quietSince = n, time.Now()
+		}
+	}
+}

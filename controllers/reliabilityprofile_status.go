@@ -1,0 +1,143 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/apply"
+)
+
+// setStatus writes the whole status from this reconcile's outcome. It is pure: the same profile, results and
+// clock give the same status, and an unchanged outcome leaves the status as it was (no write follows).
+func setStatus(rp *v1alpha1.ReliabilityProfile, renderErr error, results []apply.Result, now metav1.Time) {
+	st := &rp.Status
+	sameGeneration := st.ObservedGeneration == rp.Generation
+	if renderErr == nil {
+		st.Resources = childStatuses(st.Resources, sameGeneration, results, now)
+	}
+	st.ObservedGeneration = rp.Generation
+	setDegradedCondition(st, rp.Generation, renderErr, results, now)
+	setDriftedCondition(st, rp.Generation, now)
+	setReadyCondition(st, rp.Generation, rp.Spec.Mode, now)
+}
+
+// childStatuses builds resources[] from the results, carrying over each child's drift record while the
+// profile's generation stays the same: a new generation is a new baseline.
+func childStatuses(prev []v1alpha1.ChildStatus, sameGeneration bool, results []apply.Result, now metav1.Time) []v1alpha1.ChildStatus {
+	out := make([]v1alpha1.ChildStatus, 0, len(results))
+	for _, res := range results {
+		c := v1alpha1.ChildStatus{APIVersion: res.APIVersion, Kind: res.Kind, Name: res.Name, State: res.State}
+		old := findChild(prev, res.Kind, res.Name)
+		if old != nil && sameGeneration && old.LastDriftTime != nil {
+			c.LastDriftTime, c.Message = old.LastDriftTime, old.Message
+		}
+		// In Audit mode a drifted child stays drifted from one reconcile to the next; only the first
+		// finding is a new drift.
+		firstFinding := old == nil || old.State != res.State || res.State == v1alpha1.ChildInSync
+		if res.Drift && firstFinding {
+			c.LastDriftTime = now.DeepCopy()
+		}
+		if res.State != v1alpha1.ChildInSync || res.Drift {
+			c.Message = res.Message
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func setDegradedCondition(st *v1alpha1.ReliabilityProfileStatus, generation int64, renderErr error, results []apply.Result, now metav1.Time) {
+	c := metav1.Condition{Type: v1alpha1.DegradedCondition, Status: metav1.ConditionFalse,
+		Reason: v1alpha1.HealthyReason, Message: "Every child could be applied."}
+	if renderErr != nil {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.RenderFailedReason, renderErr.Error()
+	} else if bad := childrenIn(st.Resources, v1alpha1.ChildConflict, v1alpha1.ChildFailed); len(bad) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, degradedReason(results), describe(bad)
+	}
+	setCondition(st, c, generation, now)
+}
+
+func setDriftedCondition(st *v1alpha1.ReliabilityProfileStatus, generation int64, now metav1.Time) {
+	c := metav1.Condition{Type: v1alpha1.DriftedCondition, Status: metav1.ConditionFalse,
+		Reason: v1alpha1.NoDriftReason, Message: "No child was changed by anyone else."}
+	if drifted := childrenIn(st.Resources, v1alpha1.ChildDrifted); len(drifted) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.DriftDetectedReason, describe(drifted)
+	} else if corrected := childrenWithDrift(st.Resources); len(corrected) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.DriftCorrectedReason, describe(corrected)
+	}
+	setCondition(st, c, generation, now)
+}
+
+// setReadyCondition derives Ready from the children and the Degraded condition; it is never set on its own.
+func setReadyCondition(st *v1alpha1.ReliabilityProfileStatus, generation int64, mode v1alpha1.Mode, now metav1.Time) {
+	c := metav1.Condition{Type: v1alpha1.ReadyCondition, Status: metav1.ConditionTrue,
+		Reason: v1alpha1.ReconciledReason, Message: fmt.Sprintf("%d children in sync.", len(st.Resources))}
+	if degraded := meta.FindStatusCondition(st.Conditions, v1alpha1.DegradedCondition); degraded != nil && degraded.Status == metav1.ConditionTrue {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, degraded.Reason, degraded.Message
+	} else if pending := childrenIn(st.Resources, v1alpha1.ChildMissing, v1alpha1.ChildDrifted); len(pending) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.AuditOnlyReason, describe(pending)
+		if mode != v1alpha1.ModeAudit {
+			c.Reason = v1alpha1.ApplyFailedReason
+		}
+	}
+	setCondition(st, c, generation, now)
+}
+
+func setCondition(st *v1alpha1.ReliabilityProfileStatus, c metav1.Condition, generation int64, now metav1.Time) {
+	c.ObservedGeneration = generation
+	c.LastTransitionTime = now
+	meta.SetStatusCondition(&st.Conditions, c)
+}
+
+func findChild(children []v1alpha1.ChildStatus, kind, name string) *v1alpha1.ChildStatus {
+	for i := range children {
+		if children[i].Kind == kind && children[i].Name == name {
+			return &children[i]
+		}
+	}
+	return nil
+}
+
+func childrenIn(children []v1alpha1.ChildStatus, states ...v1alpha1.ChildState) []v1alpha1.ChildStatus {
+	var out []v1alpha1.ChildStatus
+	for _, c := range children {
+		for _, s := range states {
+			if c.State == s {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func childrenWithDrift(children []v1alpha1.ChildStatus) []v1alpha1.ChildStatus {
+	var out []v1alpha1.ChildStatus
+	for _, c := range children {
+		if c.LastDriftTime != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// degradedReason is the reason of the first conflicting or failed child.
+func degradedReason(results []apply.Result) string {
+	for _, r := range results {
+		if (r.State == v1alpha1.ChildConflict || r.State == v1alpha1.ChildFailed) && r.Reason != "" {
+			return r.Reason
+		}
+	}
+	return v1alpha1.ApplyFailedReason
+}
+
+// describe lists children as "Kind/name (State): message; ...".
+func describe(children []v1alpha1.ChildStatus) string {
+	parts := make([]string, 0, len(children))
+	for _, c := range children {
+		parts = append(parts, fmt.Sprintf("%s/%s (%s): %s", c.Kind, c.Name, c.State, c.Message))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,255 @@
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+)
+
+const (
+	// FieldOwner is the server-side apply field manager of every write the operator makes.
+	FieldOwner = "reliability-operator"
+
+	// DesiredHashAnnotation holds a hash of what the operator last applied. When the live object differs
+	// from the desired one, an unchanged hash means someone else changed the object (drift); a changed hash
+	// means the profile changed, which is an ordinary update and not drift.
+	DesiredHashAnnotation = "reliability.dev/desired-hash"
+)
+
+// Result is what happened to one child.
+type Result struct {
+	APIVersion string
+	Kind       string
+	Name       string
+	State      v1alpha1.ChildState
+	// Reason is a condition reason for Conflict and Failed states.
+	Reason  string
+	Message string
+	// Drift is true when someone other than the operator changed fields the operator sets.
+	Drift bool
+	// Wrote is true when the applier sent a write for this child.
+	Wrote bool
+}
+
+// Applier applies children with server-side apply.
+type Applier struct {
+	// Client reads from the cache, which holds only objects labelled as the operator's, and writes to the API
+	// server.
+	Client client.Client
+	// APIReader reads past the cache. It is used when the cache has no object of a child's name, to find a
+	// foreign object of that name before the operator could create over it.
+	APIReader client.Reader
+}
+
+// Apply brings every desired child of the profile to its desired state, or in Audit mode only reports how
+// far it is from it. Results come in the order of desired.
+func (a *Applier) Apply(ctx context.Context, owner *v1alpha1.ReliabilityProfile, desired []client.Object) []Result {
+	results := make([]Result, 0, len(desired))
+	for _, obj := range desired {
+		results = append(results, a.applyOne(ctx, owner, obj))
+	}
+	return results
+}
+
+func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfile, obj client.Object) Result {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	res := Result{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Name: obj.GetName()}
+	audit := owner.Spec.Mode == v1alpha1.ModeAudit
+
+	if reason, err := a.kindInstalled(gvk); err != nil {
+		return res.failed(reason, err.Error())
+	}
+	desired, err := desiredManifest(owner, obj)
+	if err != nil {
+		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
+	}
+	live, err := a.get(ctx, gvk, client.ObjectKeyFromObject(obj))
+	switch {
+	case apierrors.IsNotFound(err):
+		if audit {
+			res.State, res.Message = v1alpha1.ChildMissing, "Does not exist; Audit mode does not create it."
+			return res
+		}
+		if err := a.write(ctx, desired); err != nil {
+			return res.failed(v1alpha1.ApplyFailedReason, err.Error())
+		}
+		res.State, res.Wrote, res.Message = v1alpha1.ChildInSync, true, "Created."
+		return res
+	case err != nil:
+		return res.failed(v1alpha1.ApplyFailedReason, fmt.Sprintf("Reading the live object failed: %v", err))
+	}
+
+	if !isControlledBy(live, owner) {
+		res.State, res.Reason = v1alpha1.ChildConflict, v1alpha1.ForeignObjectReason
+		res.Message = fmt.Sprintf("A %s named %q exists and is not owned by this profile%s; it was left untouched. "+
+			"Delete or rename it to let the operator manage it.", gvk.Kind, obj.GetName(), managersSuffix(live))
+		return res
+	}
+
+	liveMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
+	}
+	path, differs := FirstDifference(desired.Object, liveMap)
+	if !differs {
+		res.State = v1alpha1.ChildInSync
+		return res
+	}
+
+	res.Drift = live.GetAnnotations()[DesiredHashAnnotation] == desired.GetAnnotations()[DesiredHashAnnotation]
+	what := fmt.Sprintf("%s differs from the profile", path)
+	if res.Drift {
+		what = fmt.Sprintf("%s was changed by %s", path, changedBy(live))
+	}
+	if audit {
+		res.State, res.Message = v1alpha1.ChildDrifted, what+"; Audit mode leaves it."
+		return res
+	}
+	if err := a.write(ctx, desired); err != nil {
+		return res.failed(v1alpha1.ApplyFailedReason, fmt.Sprintf("%s; restoring it failed: %v", what, err))
+	}
+	res.State, res.Wrote = v1alpha1.ChildInSync, true
+	if res.Drift {
+		res.Message = what + "; restored."
+	} else {
+		res.Message = "Updated."
+	}
+	return res
+}
+
+func (r Result) failed(reason, message string) Result {
+	r.State, r.Reason, r.Message = v1alpha1.ChildFailed, reason, message
+	return r
+}
+
+// kindInstalled tells whether the API server serves the kind. A cluster without prometheus-operator has no
+// ServiceMonitor CRD; that child fails with a clear reason while the others are still applied.
+func (a *Applier) kindInstalled(gvk schema.GroupVersionKind) (string, error) {
+	_, err := a.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		return v1alpha1.KindNotInstalledReason, fmt.Errorf("The %s API (%s) is not installed in the cluster.", gvk.Kind, gvk.GroupVersion())
+	}
+	if err != nil {
+		return v1alpha1.ApplyFailedReason, err
+	}
+	return "", nil
+}
+
+// get reads the live child from the cache, and from the API server when the cache has none: the cache only
+// holds objects labelled as the operator's, and an object of the same name made by someone else must be
+// found before the operator applies over it.
+func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (client.Object, error) {
+	live, err := a.newObject(gvk)
+	if err != nil {
+		return nil, err
+	}
+	err = a.Client.Get(ctx, key, live)
+	if !apierrors.IsNotFound(err) {
+		return live, err
+	}
+	if live, err = a.newObject(gvk); err != nil {
+		return nil, err
+	}
+	return live, a.APIReader.Get(ctx, key, live)
+}
+
+func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {
+	o, err := a.Client.Scheme().New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := o.(client.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a client.Object", gvk)
+	}
+	return obj, nil
+}
+
+func (a *Applier) write(ctx context.Context, desired *unstructured.Unstructured) error {
+	return a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired),
+		client.FieldOwner(FieldOwner), client.ForceOwnership)
+}
+
+// desiredManifest is the rendered child plus what makes it the profile's: the controller owner reference
+// (garbage collection, and the watch that maps child events back to the profile) and the hash of its
+// content.
+func desiredManifest(owner *v1alpha1.ReliabilityProfile, obj client.Object) (*unstructured.Unstructured, error) {
+	u, err := render.Manifest(obj)
+	if err != nil {
+		return nil, err
+	}
+	content, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(content)
+	annotations := u.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[DesiredHashAnnotation] = hex.EncodeToString(sum[:8])
+	u.SetAnnotations(annotations)
+	u.SetOwnerReferences([]metav1.OwnerReference{{
+		APIVersion:         v1alpha1.GroupVersion.String(),
+		Kind:               "ReliabilityProfile",
+		Name:               owner.Name,
+		UID:                owner.UID,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}})
+	return u, nil
+}
+
+func isControlledBy(obj client.Object, owner *v1alpha1.ReliabilityProfile) bool {
+	ref := metav1.GetControllerOfNoCopy(obj)
+	return ref != nil && ref.UID == owner.UID && owner.UID != ""
+}
+
+// changedBy names the field managers other than the operator, most recent first, so that a drift report
+// says who made the change ("kubectl-edit", "argocd-controller"...).
+func changedBy(obj client.Object) string {
+	entries := slices.Clone(obj.GetManagedFields())
+	sort.SliceStable(entries, func(i, j int) bool {
+		return entries[i].Time != nil && entries[j].Time != nil && entries[j].Time.Before(entries[i].Time)
+	})
+	var names []string
+	for _, e := range entries {
+		if e.Manager != FieldOwner && e.Subresource == "" && !slices.Contains(names, e.Manager) {
+			names = append(names, e.Manager)
+		}
+	}
+	if len(names) == 0 {
+		return "another client"
+	}
+	return strings.Join(names, ", ")
+}
+
+func managersSuffix(obj client.Object) string {
+	var names []string
+	for _, e := range obj.GetManagedFields() {
+		if e.Subresource == "" && !slices.Contains(names, e.Manager) {
+			names = append(names, e.Manager)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return " (managed by " + strings.Join(names, ", ") + ")"
+}

@@ -1,0 +1,67 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+)
+
+// Prune deletes the children of the given kinds that the profile owns but no longer renders, such as the
+// NetworkPolicy after spec.network was removed. It only deletes objects whose controller is this profile,
+// with a UID precondition, so an object someone recreated under the same name in between is never taken.
+// Audit mode deletes nothing. It returns the deleted children as "Kind/name".
+func (a *Applier) Prune(ctx context.Context, owner *v1alpha1.ReliabilityProfile, desired []client.Object, kinds []schema.GroupVersionKind) ([]string, error) {
+	if owner.Spec.Mode == v1alpha1.ModeAudit {
+		return nil, nil
+	}
+	keep := map[schema.GroupVersionKind]map[string]bool{}
+	for _, o := range desired {
+		gvk := o.GetObjectKind().GroupVersionKind()
+		if keep[gvk] == nil {
+			keep[gvk] = map[string]bool{}
+		}
+		keep[gvk][o.GetName()] = true
+	}
+	var deleted []string
+	for _, gvk := range kinds {
+		if _, err := a.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
+			continue
+		}
+		newList, err := a.Client.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err != nil {
+			return deleted, err
+		}
+		list, ok := newList.(client.ObjectList)
+		if !ok {
+			return deleted, fmt.Errorf("%sList is not a list", gvk.Kind)
+		}
+		if err := a.Client.List(ctx, list, client.InNamespace(owner.Namespace),
+			client.MatchingLabels{render.ProfileLabel: owner.Name, render.ManagedByLabel: render.ManagedByValue}); err != nil {
+			return deleted, fmt.Errorf("listing %s children: %w", gvk.Kind, err)
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return deleted, err
+		}
+		for _, it := range items {
+			item, ok := it.(client.Object)
+			if !ok || keep[gvk][item.GetName()] || !isControlledBy(item, owner) {
+				continue
+			}
+			uid := item.GetUID()
+			err := a.Client.Delete(ctx, item, client.Preconditions{UID: &uid})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return deleted, fmt.Errorf("deleting %s %s: %w", gvk.Kind, item.GetName(), err)
+			}
+			deleted = append(deleted, gvk.Kind+"/"+item.GetName())
+		}
+	}
+	return deleted, nil
+}
