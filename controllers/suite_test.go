@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
@@ -12,12 +13,14 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/internal/operator"
 	"github.com/reliability-operator/reliability-operator/internal/render"
@@ -54,7 +57,14 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
+	// The operator runs as its service account, bound to nothing but the generated ClusterRole, so every
+	// test here also proves that config/rbac grants enough and the operator needs no more.
+	if err := bindOperatorRole(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	opCfg := rest.CopyConfig(cfg)
+	opCfg.Impersonate = rest.ImpersonationConfig{UserName: operatorUser}
 	opCfg.Wrap(operatorWrites.wrap)
 	mgr, err := operator.New(opCfg, operator.Options{
 		MetricsAddress: "0", ProbeAddress: "0",
@@ -74,6 +84,28 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	return code
+}
+
+// operatorUser is the service account config/default deploys the operator as.
+const operatorUser = "system:serviceaccount:reliability-operator-system:reliability-operator-controller-manager"
+
+func bindOperatorRole() error {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		return err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.Unmarshal(b, role); err != nil {
+		return err
+	}
+	if err := k8s.Create(context.Background(), role); err != nil {
+		return err
+	}
+	return k8s.Create(context.Background(), &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "operator"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}},
+	})
 }
 
 func zapLevel() zapLevelValue {

@@ -1,0 +1,103 @@
+# reliability-operator. `make help` lists the targets.
+
+# Tool versions: pinned, because the module proxy refuses @latest for some of them (see ../shared/TOOLCHAIN.md).
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.2
+K8S_VERSION ?= 1.37.2
+ETCD_VERSION ?= 3.6.16
+
+IMG ?= ghcr.io/reliability-operator/reliability-operator:v0.1.0
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/reliability-operator/reliability-operator/internal/buildinfo.Version=$(VERSION) \
+	-X github.com/reliability-operator/reliability-operator/internal/buildinfo.Revision=$(REVISION)
+
+LOCALBIN := $(CURDIR)/bin
+CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE := $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+ENVTEST_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
+export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
+export CONTROLLER_GEN KUSTOMIZE
+
+.DEFAULT_GOAL := help
+SHELL := /usr/bin/env bash -o pipefail
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and the RBAC ClusterRole from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: golden
+golden: ## Rewrite the golden files of the renderers from the current output (review the diff).
+	go test ./internal/render/... -run Golden -update
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (once per version).
+	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh >/dev/null
+
+.PHONY: test
+test: envtest $(CONTROLLER_GEN) $(KUSTOMIZE) ## Check generated files, vet, and run every test against a real control plane.
+	hack/verify-generated.sh
+	go vet ./...
+	go test ./... -count=1
+
+.PHONY: demo
+demo: envtest ## Run the operator against a local control plane with config/samples/ (KEEP=1 keeps it up).
+	go run ./hack/demo
+
+##@ Build and deploy
+
+.PHONY: build
+build: ## Build the operator binary into bin/.
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/reliability-operator .
+
+.PHONY: run
+run: ## Run the operator against the cluster of the current kubeconfig.
+	go run -ldflags "$(LDFLAGS)" . --leader-elect=false
+
+.PHONY: docker-build
+docker-build: ## Build the container image.
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMG) .
+
+.PHONY: install
+install: $(KUSTOMIZE) ## Install the CRD into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: deploy
+deploy: $(KUSTOMIZE) ## Deploy the operator (CRD, RBAC, Deployment, metrics Service, NetworkPolicy) with kustomize.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: $(KUSTOMIZE) ## Remove the operator. Children stay until their profiles are deleted.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $@
+
+$(KUSTOMIZE):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(LOCALBIN)/kustomize $@
