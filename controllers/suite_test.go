@@ -75,8 +75,15 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
+	// Tests start once the operator watches everything, and a run of the pure tests alone stops a manager
+	// that has fully started.
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		fmt.Fprintln(os.Stderr, "the operator's cache did not sync")
+		return 1
+	}
 	code := m.Run()
 	cancel()
 	if err := <-done; err != nil {

@@ -32,9 +32,9 @@ const (
 // The rules below run at admission time so that a bad profile is refused by `kubectl apply` and by Argo CD's
 // sync, never accepted and then half-applied. Each message names the field and the manifesto rule.
 //
-// +kubebuilder:validation:XValidation:rule="self.tier != 'critical' || (has(self.disasterRecovery) && has(self.disasterRecovery.runbookURL)) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'R-4'))",message="spec.disasterRecovery.runbookURL: required for tier critical (R-4: disaster-recovery playbooks for key components), unless spec.exceptions names R-4"
-// +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays <= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'O-5'))",message="spec.logs.retentionDays: longer than the tier's retention (30 days critical, 7 days non-critical) needs an exception naming O-5 in spec.exceptions (F-1: no silent bypass)"
-// +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays >= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7)",message="spec.logs.retentionDays: shorter than the tier's retention (O-5: 30 days critical, 7 days non-critical)"
+// +kubebuilder:validation:XValidation:rule="self.tier != 'critical' || (has(self.disasterRecovery) && has(self.disasterRecovery.runbookURL)) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'R-4'))",message="spec.disasterRecovery.runbookURL: required for tier critical (R-4: disaster-recovery playbooks for key components), unless spec.exceptions names R-4",fieldPath=".disasterRecovery.runbookURL"
+// +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays <= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'O-5'))",message="spec.logs.retentionDays: longer than the tier's retention (30 days critical, 7 days non-critical) needs an exception naming O-5 in spec.exceptions (F-1: no silent bypass)",fieldPath=".logs.retentionDays"
+// +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays >= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7)",message="spec.logs.retentionDays: shorter than the tier's retention (O-5: 30 days critical, 7 days non-critical)",fieldPath=".logs.retentionDays"
 type ReliabilityProfileSpec struct {
 	// Service is the name of the service. It becomes the `service` label on every metric, alert and log stream
 	// the operator configures (O-2, O-6).
@@ -49,6 +49,7 @@ type ReliabilityProfileSpec struct {
 	// Selector selects the service's pods in the profile's namespace. It must not be empty: an empty selector
 	// would put every pod of the namespace under this profile's policies.
 	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="spec.selector: must have at least one matchLabels entry or matchExpressions term; an empty selector selects every pod in the namespace"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.selector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
 	Selector metav1.LabelSelector `json:"selector"`
 
 	// Mode is Enforce (default) or Audit.
@@ -129,6 +130,7 @@ type MetricsSpec struct {
 	// ServiceSelector selects the Kubernetes Services the ServiceMonitor scrapes through. Omitted, it is the
 	// profile's pod selector, which matches Services that carry their pods' labels (the common case).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.metrics.serviceSelector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
 	ServiceSelector *metav1.LabelSelector `json:"serviceSelector,omitempty"`
 
 	// VersionMetric is the name of the metric that exposes the running version (O-8), such as
@@ -141,7 +143,7 @@ type MetricsSpec struct {
 
 // SLO is one service-level objective.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.externalObjective) || double(self.objective) > double(self.externalObjective)",message="spec.slos[].objective: must be strictly higher than externalObjective (R-2: the internal SLO is stricter than what customers are promised)"
+// +kubebuilder:validation:XValidation:rule="!has(self.externalObjective) || !self.objective.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || !self.externalObjective.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || double(self.objective) > double(self.externalObjective)",message="spec.slos[].objective: must be strictly higher than externalObjective (R-2: the internal SLO is stricter than what customers are promised)",fieldPath=".objective"
 type SLO struct {
 	// Name identifies the SLO within the profile; it becomes the `slo` label.
 	// +kubebuilder:validation:MinLength=1
@@ -158,7 +160,7 @@ type SLO struct {
 	// round-trips through Git and YAML tools unchanged. 100 is not allowed: it leaves no error budget.
 	// +kubebuilder:validation:MaxLength=10
 	// +kubebuilder:validation:Pattern=`^[0-9]{1,2}(\.[0-9]{1,6})?$`
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="spec.slos[].objective: must be a percentage above 0 and below 100, such as \"99.9\""
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || double(self) > 0.0",message="spec.slos[].objective: must be a percentage above 0 and below 100, such as \"99.9\""
 	Objective string `json:"objective"`
 
 	// ExternalObjective is what customers are promised (the SLA), in percent. R-2 asks for the internal
@@ -221,7 +223,7 @@ type LatencyIndicator struct {
 	// (`le` values), such as "0.25".
 	// +kubebuilder:validation:MaxLength=20
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="spec.slos[].indicator.latency.threshold: must be above 0"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+([.][0-9]+)?$') || double(self) > 0.0",message="spec.slos[].indicator.latency.threshold: must be above 0"
 	Threshold string `json:"threshold"`
 
 	// NativeHistogram reads a Prometheus native histogram through histogram_fraction instead of classic
@@ -276,7 +278,7 @@ type SLOAlerting struct {
 
 // BurnRateTier is one row of the multi-window multi-burn-rate table.
 //
-// +kubebuilder:validation:XValidation:rule="self.disabled || (has(self.burnRate) && has(self.longWindow) && has(self.shortWindow) && has(self.severity)) || self.name in ['page-fast', 'page-slow', 'ticket-fast', 'ticket-slow']",message="spec.slos[].alerting.tiers[]: a new tier needs severity, burnRate, longWindow and shortWindow"
+// +kubebuilder:validation:XValidation:rule="(has(self.disabled) && self.disabled) || (has(self.burnRate) && has(self.longWindow) && has(self.shortWindow) && has(self.severity)) || self.name in ['page-fast', 'page-slow', 'ticket-fast', 'ticket-slow']",message="spec.slos[].alerting.tiers[]: a new tier needs severity, burnRate, longWindow and shortWindow"
 type BurnRateTier struct {
 	// Name of the tier; the default tiers are page-fast, page-slow, ticket-fast and ticket-slow.
 	// +kubebuilder:validation:MinLength=1
@@ -295,7 +297,7 @@ type BurnRateTier struct {
 	// BurnRate is the factor of the sustainable error rate that fires the alert, such as "14.4".
 	// +kubebuilder:validation:MaxLength=10
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
-	// +kubebuilder:validation:XValidation:rule="double(self) > 0.0",message="spec.slos[].alerting.tiers[].burnRate: must be above 0"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+([.][0-9]+)?$') || double(self) > 0.0",message="spec.slos[].alerting.tiers[].burnRate: must be above 0"
 	// +optional
 	BurnRate string `json:"burnRate,omitempty"`
 
@@ -321,6 +323,7 @@ type NetworkSpec struct {
 	// namespace named `monitoring`.
 	// +kubebuilder:default={matchLabels: {"kubernetes.io/metadata.name": monitoring}}
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.network.monitoringNamespaceSelector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
 	MonitoringNamespaceSelector *metav1.LabelSelector `json:"monitoringNamespaceSelector,omitempty"`
 }
 
@@ -468,6 +471,7 @@ type BackupSpec struct {
 
 	// LabelSelector backs up only the objects it selects in the profile's namespace.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.disasterRecovery.backup.labelSelector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
 	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
 
 	// StorageLocation is the name of the Velero BackupStorageLocation.
@@ -488,7 +492,7 @@ type PlacementSpec struct {
 	// Omitted, it is 0.5 for non-critical services and 0 for critical ones.
 	// +kubebuilder:validation:MaxLength=6
 	// +kubebuilder:validation:Pattern=`^0(\.[0-9]{1,4})?$`
-	// +kubebuilder:validation:XValidation:rule="double(self) <= 0.5",message="spec.placement.maxSpotFraction: must be at most 0.5 (P-3: spot is at most 50% of the fleet)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^0([.][0-9]{1,4})?$') || double(self) <= 0.5",message="spec.placement.maxSpotFraction: must be at most 0.5 (P-3: spot is at most 50% of the fleet)"
 	// +optional
 	MaxSpotFraction string `json:"maxSpotFraction,omitempty"`
 

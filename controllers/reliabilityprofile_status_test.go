@@ -1,0 +1,144 @@
+package controllers
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/apply"
+)
+
+var (
+	t0 = metav1.NewTime(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	t1 = metav1.NewTime(t0.Add(time.Minute))
+)
+
+func result(kind string, state v1alpha1.ChildState, mutate ...func(*apply.Result)) apply.Result {
+	r := apply.Result{APIVersion: "v1", Kind: kind, Name: "checkout", State: state}
+	for _, m := range mutate {
+		m(&r)
+	}
+	return r
+}
+
+func drift(r *apply.Result) {
+	r.Drift, r.Message = true, "spec.x was changed by kubectl-edit; restored."
+}
+
+func profileAt(generation int64, mode v1alpha1.Mode) *v1alpha1.ReliabilityProfile {
+	rp := &v1alpha1.ReliabilityProfile{}
+	rp.Generation, rp.Spec.Mode = generation, mode
+	return rp
+}
+
+func wantCondition(t *testing.T, rp *v1alpha1.ReliabilityProfile, condType string, status metav1.ConditionStatus, reason string) {
+	t.Helper()
+	c := meta.FindStatusCondition(rp.Status.Conditions, condType)
+	if c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != rp.Generation {
+		t.Errorf("%s = %+v, want %s/%s at generation %d", condType, c, status, reason, rp.Generation)
+	}
+}
+
+func TestSetStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    v1alpha1.Mode
+		results []apply.Result
+		err     error
+		ready   [2]string // status, reason
+		drifted [2]string
+		degrade [2]string
+	}{
+		{"every child in sync makes the profile Ready", v1alpha1.ModeEnforce,
+			[]apply.Result{result("A", v1alpha1.ChildInSync), result("B", v1alpha1.ChildInSync)}, nil,
+			[2]string{"True", v1alpha1.ReconciledReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"False", v1alpha1.HealthyReason}},
+		{"a foreign object degrades the profile and Ready says why", v1alpha1.ModeEnforce,
+			[]apply.Result{result("A", v1alpha1.ChildInSync), result("B", v1alpha1.ChildConflict, func(r *apply.Result) { r.Reason = v1alpha1.ForeignObjectReason })}, nil,
+			[2]string{"False", v1alpha1.ForeignObjectReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.ForeignObjectReason}},
+		{"a kind that is not installed degrades the profile", v1alpha1.ModeEnforce,
+			[]apply.Result{result("A", v1alpha1.ChildFailed, func(r *apply.Result) { r.Reason = v1alpha1.KindNotInstalledReason })}, nil,
+			[2]string{"False", v1alpha1.KindNotInstalledReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.KindNotInstalledReason}},
+		{"a corrected drift is recorded and the profile stays Ready", v1alpha1.ModeEnforce,
+			[]apply.Result{result("A", v1alpha1.ChildInSync, drift)}, nil,
+			[2]string{"True", v1alpha1.ReconciledReason}, [2]string{"True", v1alpha1.DriftCorrectedReason}, [2]string{"False", v1alpha1.HealthyReason}},
+		{"a drift in Audit mode is reported and the profile is not Ready", v1alpha1.ModeAudit,
+			[]apply.Result{result("A", v1alpha1.ChildDrifted, drift)}, nil,
+			[2]string{"False", v1alpha1.AuditOnlyReason}, [2]string{"True", v1alpha1.DriftDetectedReason}, [2]string{"False", v1alpha1.HealthyReason}},
+		{"missing children in Audit mode are AuditOnly", v1alpha1.ModeAudit,
+			[]apply.Result{result("A", v1alpha1.ChildMissing)}, nil,
+			[2]string{"False", v1alpha1.AuditOnlyReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"False", v1alpha1.HealthyReason}},
+		{"a render error degrades the profile", v1alpha1.ModeEnforce, nil, errors.New("spec.service is empty"),
+			[2]string{"False", v1alpha1.RenderFailedReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.RenderFailedReason}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := profileAt(3, tt.mode)
+			setStatus(rp, tt.err, tt.results, t0)
+			if rp.Status.ObservedGeneration != 3 {
+				t.Errorf("observedGeneration = %d, want 3", rp.Status.ObservedGeneration)
+			}
+			wantCondition(t, rp, v1alpha1.ReadyCondition, metav1.ConditionStatus(tt.ready[0]), tt.ready[1])
+			wantCondition(t, rp, v1alpha1.DriftedCondition, metav1.ConditionStatus(tt.drifted[0]), tt.drifted[1])
+			wantCondition(t, rp, v1alpha1.DegradedCondition, metav1.ConditionStatus(tt.degrade[0]), tt.degrade[1])
+
+			// The next reconcile finds the same children (a corrected drift is no longer a drift) and a minute
+			// later changes nothing, so the reconciler writes nothing.
+			steady := make([]apply.Result, len(tt.results))
+			for i, r := range tt.results {
+				steady[i] = r
+				if r.State == v1alpha1.ChildInSync {
+					steady[i].Drift = false
+				}
+			}
+			before := rp.Status.DeepCopy()
+			setStatus(rp, tt.err, steady, t1)
+			if !equality.Semantic.DeepEqual(before, &rp.Status) {
+				t.Errorf("an unchanged outcome changed the status:\nbefore %+v\nafter  %+v", before, rp.Status)
+			}
+		})
+	}
+}
+
+func TestDriftRecords(t *testing.T) {
+	t.Run("an Audit drift keeps the time it was first found", func(t *testing.T) {
+		rp := profileAt(1, v1alpha1.ModeAudit)
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildDrifted, drift)}, t0)
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildDrifted, drift)}, t1)
+		if got := rp.Status.Resources[0].LastDriftTime; got == nil || !got.Equal(&t0) {
+			t.Errorf("lastDriftTime = %v, want %v", got, t0)
+		}
+	})
+	t.Run("each corrected drift in Enforce mode is a new one", func(t *testing.T) {
+		rp := profileAt(1, v1alpha1.ModeEnforce)
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildInSync, drift)}, t0)
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildInSync, drift)}, t1)
+		if got := rp.Status.Resources[0].LastDriftTime; got == nil || !got.Equal(&t1) {
+			t.Errorf("lastDriftTime = %v, want %v", got, t1)
+		}
+	})
+	t.Run("a corrected drift stays on record while the generation is unchanged", func(t *testing.T) {
+		rp := profileAt(1, v1alpha1.ModeEnforce)
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildInSync, drift)}, t0)
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildInSync)}, t1)
+		c := rp.Status.Resources[0]
+		if c.LastDriftTime == nil || c.Message == "" {
+			t.Errorf("the drift record was lost: %+v", c)
+		}
+		wantCondition(t, rp, v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftCorrectedReason)
+	})
+	t.Run("a new generation starts a new baseline", func(t *testing.T) {
+		rp := profileAt(1, v1alpha1.ModeEnforce)
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildInSync, drift)}, t0)
+		rp.Generation = 2
+		setStatus(rp, nil, []apply.Result{result("A", v1alpha1.ChildInSync)}, t1)
+		if c := rp.Status.Resources[0]; c.LastDriftTime != nil || c.Message != "" {
+			t.Errorf("the drift record survived a spec change: %+v", c)
+		}
+		wantCondition(t, rp, v1alpha1.DriftedCondition, metav1.ConditionFalse, v1alpha1.NoDriftReason)
+	})
+}
