@@ -122,22 +122,15 @@ func childKinds() []schema.GroupVersionKind {
 	return kinds
 }
 
-// SetupWithManager watches profiles and the children of every kind the cluster serves. A child kind whose
-// CRD is missing (no prometheus-operator installed) is not watched; its children are reported as Failed
-// with reason KindNotInstalled.
-func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager watches profiles and their children of the given kinds: those the cluster serves.
+func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childTypes []client.Object) error {
 	// Status writes do not change the generation; reacting to them would only re-read what was just written.
 	specOrMetadata := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
 		predicate.AnnotationChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("reliabilityprofile").
 		For(&v1alpha1.ReliabilityProfile{}, builder.WithPredicates(specOrMetadata))
-	for _, child := range render.ChildTypes() {
-		gvk := child.GetObjectKind().GroupVersionKind()
-		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			mgr.GetLogger().Info("Not watching child kind: its API is not installed", "kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
-			continue
-		}
+	for _, child := range childTypes {
 		b = b.Owns(child, builder.WithPredicates(specOrMetadata))
 	}
 	return b.Complete(r)

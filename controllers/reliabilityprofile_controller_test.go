@@ -383,3 +383,34 @@ func settle(t *testing.T, ns string) {
 		}
 	}
 }
+
+// The cache only holds objects with the operator's managed-by label. A child whose label someone removed
+// falls out of the cache; the operator must still find it, see it is its own, and restore the label.
+func TestAChildWhoseManagedByLabelWasRemovedIsRestored(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+
+	np := &networkingv1.NetworkPolicy{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, np); err != nil {
+		t.Fatal(err)
+	}
+	delete(np.Labels, "app.kubernetes.io/managed-by")
+	if err := k8s.Update(ctx, np, client.FieldOwner("someone-with-kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "managed-by label restored", func() error {
+		live := &networkingv1.NetworkPolicy{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
+			return err
+		}
+		if live.Labels["app.kubernetes.io/managed-by"] != "reliability-operator" {
+			return fmt.Errorf("labels = %v", live.Labels)
+		}
+		if live.UID != np.UID {
+			return fmt.Errorf("the NetworkPolicy was recreated instead of restored")
+		}
+		return nil
+	})
+	eventually(t, "drift recorded", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftCorrectedReason))
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -13,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -49,9 +51,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	served, err := servedChildTypes(cfg)
+	if err != nil {
+		return nil, err
+	}
 	// The cache holds only the operator's own children, not every PDB and NetworkPolicy of the cluster.
 	byObject := map[client.Object]cache.ByObject{}
-	for _, child := range render.ChildTypes() {
+	for _, child := range served {
 		byObject[child] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue})}
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -74,7 +80,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Recorder:      mgr.GetEventRecorder(buildinfo.Service),
 		RenderOptions: o.Render,
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
+	if err := r.SetupWithManager(mgr, served); err != nil {
 		return nil, fmt.Errorf("setting up the ReliabilityProfile controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -84,4 +90,32 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// servedChildTypes are the child kinds whose API the cluster serves. A cluster without prometheus-operator
+// has no ServiceMonitor: the operator neither caches nor watches that kind (both would fail at start-up),
+// and the applier reports those children as KindNotInstalled. Installing the CRD later takes a restart.
+func servedChildTypes(cfg *rest.Config) ([]client.Object, error) {
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("discovering the cluster's APIs: %w", err)
+	}
+	var served []client.Object
+	for _, child := range render.ChildTypes() {
+		gvk := child.GetObjectKind().GroupVersionKind()
+		_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		switch {
+		case err == nil:
+			served = append(served, child)
+		case meta.IsNoMatchError(err):
+			ctrl.Log.Info("Not watching child kind: its API is not installed", "kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
+		default:
+			return nil, fmt.Errorf("looking up the %s API: %w", gvk.Kind, err)
+		}
+	}
+	return served, nil
 }

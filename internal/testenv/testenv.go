@@ -66,18 +66,29 @@ func CRDDirs() ([]string, error) {
 		return nil, err
 	}
 	return []string{
-		filepath.Join(RepoRoot(), "config", "crd", "bases"),
+		OwnCRDDir(),
 		filepath.Join(promDir, "example", "prometheus-operator-crd"),
 	}, nil
 }
 
+// OwnCRDDir is the folder of the operator's own CRD.
+func OwnCRDDir() string {
+	return filepath.Join(RepoRoot(), "config", "crd", "bases")
+}
+
 // Start starts the control plane with every CRD installed. Stop it with env.Stop().
 func Start() (*envtest.Environment, *rest.Config, error) {
-	assets, err := AssetsDir()
+	dirs, err := CRDDirs()
 	if err != nil {
 		return nil, nil, err
 	}
-	dirs, err := CRDDirs()
+	return StartWithCRDs(dirs...)
+}
+
+// StartWithCRDs starts the control plane with the CRDs of the given folders only, to test the operator in a
+// cluster that lacks an upstream project.
+func StartWithCRDs(dirs ...string) (*envtest.Environment, *rest.Config, error) {
+	assets, err := AssetsDir()
 	if err != nil {
 		return nil, nil, err
 	}
