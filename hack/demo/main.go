@@ -181,6 +181,11 @@ func printProfile(ctx context.Context, c client.Client, key client.ObjectKey) er
 			fmt.Printf("  %-22s %-30s %s\n", gvk.Kind, item.GetNamespace()+"/"+item.GetName(), item.GetCreationTimestamp().Format(time.RFC3339))
 		}
 	}
+	step("kubectl get rprof -n " + key.Namespace)
+	fmt.Printf("  %-12s %-12s %-14s %-6s %s\n", "NAME", "SERVICE", "TIER", "READY", "DRIFTED")
+	fmt.Printf("  %-12s %-12s %-14s %-6s %s\n", rp.Name, rp.Spec.Service, rp.Spec.Tier,
+		conditionStatus(rp, v1alpha1.ReadyCondition), conditionStatus(rp, v1alpha1.DriftedCondition))
+
 	step(fmt.Sprintf("Status of ReliabilityProfile %s", key))
 	b, err := yaml.Marshal(map[string]any{"status": rp.Status})
 	if err != nil {
@@ -188,6 +193,13 @@ func printProfile(ctx context.Context, c client.Client, key client.ObjectKey) er
 	}
 	fmt.Print(indent(string(b)))
 	return nil
+}
+
+func conditionStatus(rp *v1alpha1.ReliabilityProfile, condType string) string {
+	if c := meta.FindStatusCondition(rp.Status.Conditions, condType); c != nil {
+		return string(c.Status)
+	}
+	return ""
 }
 
 func printBuildInfo() {
