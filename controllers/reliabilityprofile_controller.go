@@ -28,6 +28,9 @@ const retryInterval = time.Minute
 
 // +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles/status,verbs=get;patch;update
+// Children carry blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin
+// (on in OpenShift) only allows to those who may update the owner's finalizers.
+// +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles/finalizers,verbs=update
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
@@ -57,18 +60,22 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	before := rp.DeepCopy()
 	desired, renderErr := render.Render(rp, r.RenderOptions)
 	var results []apply.Result
+	var pruneErr error
 	if renderErr == nil {
 		results = r.Applier.Apply(ctx, rp, desired)
-		pruned, err := r.Applier.Prune(ctx, rp, desired, childKinds())
+		var pruned []string
+		pruned, pruneErr = r.Applier.Prune(ctx, rp, desired, childKinds())
 		for _, p := range pruned {
 			logger.Info("Deleted child the profile no longer renders", "child", p)
 			r.Recorder.Eventf(rp, nil, corev1.EventTypeNormal, "Pruned", "Delete", "Deleted %s: the profile no longer renders it.", p)
 		}
-		if err != nil {
-			return ctrl.Result{}, err
-		}
 	}
 	for _, res := range results {
+		if res.Retry {
+			// A child changed between reading and writing it; its state is unknown until the next look.
+			logger.Info("Child changed while being applied; retrying", "kind", res.Kind, "name", res.Name)
+			return ctrl.Result{RequeueAfter: time.Second}, pruneErr
+		}
 		if res.Wrote {
 			logger.Info("Applied child", "kind", res.Kind, "name", res.Name, "drift", res.Drift)
 		}
@@ -81,14 +88,17 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
 		}
 	}
+	if pruneErr != nil {
+		return ctrl.Result{}, pruneErr
+	}
 	if meta.IsStatusConditionTrue(rp.Status.Conditions, v1alpha1.DegradedCondition) {
 		return ctrl.Result{RequeueAfter: retryInterval}, nil
 	}
 	return ctrl.Result{}, nil
 }
 
-// recordEvents emits an Event for each drift found and for each child that newly entered Conflict or
-// Failed. Persisting states emit nothing again, so that an unchanged profile costs no writes.
+// recordEvents emits an Event for each drift found, for each child that newly entered Conflict or Failed,
+// and in Audit mode for each child that newly needs a change the operator did not make. Persisting states emit nothing again, so that an unchanged profile costs no writes.
 func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.ReliabilityProfile, results []apply.Result) {
 	for _, res := range results {
 		prev := findChild(before.Status.Resources, res.Kind, res.Name)
@@ -97,8 +107,11 @@ func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.Reli
 		case res.Drift && res.State == v1alpha1.ChildInSync:
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, v1alpha1.DriftCorrectedReason, "Restore",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
-		case res.State == v1alpha1.ChildDrifted && newState:
+		case res.State == v1alpha1.ChildDrifted && res.Drift && newState:
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, v1alpha1.DriftDetectedReason, "Compare",
+				"%s %s: %s", res.Kind, res.Name, res.Message)
+		case (res.State == v1alpha1.ChildDrifted || res.State == v1alpha1.ChildMissing) && newState:
+			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, v1alpha1.AuditOnlyReason, "Compare",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		case (res.State == v1alpha1.ChildConflict || res.State == v1alpha1.ChildFailed) && newState:
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, res.Reason, "Apply",

@@ -32,9 +32,9 @@ func newProfile(ns string) *v1alpha1.ReliabilityProfile {
 		Spec: v1alpha1.ReliabilityProfileSpec{
 			Service:  "checkout",
 			Tier:     v1alpha1.TierNonCritical,
-			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
+			Selector: v1alpha1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
 			Network: &v1alpha1.NetworkSpec{Ingress: []v1alpha1.IngressRule{{
-				From:  []v1alpha1.IngressPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "frontend"}}}},
+				From:  []v1alpha1.IngressPeer{{PodSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]string{"app": "frontend"}}}},
 				Ports: []v1alpha1.IngressPort{{Port: 8080}},
 			}}},
 		},
@@ -116,6 +116,9 @@ func TestAProfileCreatesItsThreeChildrenAndBecomesReady(t *testing.T) {
 	createProfile(t, rp)
 	waitReady(t, ns)
 
+	if err := conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionFalse, v1alpha1.NoDriftReason)(); err != nil {
+		t.Errorf("a new profile reports drift: %v", err)
+	}
 	rp = getProfile(t, ns, "checkout")
 	if len(rp.Status.Resources) != 3 {
 		t.Fatalf("status.resources = %+v, want three children", rp.Status.Resources)
@@ -413,4 +416,65 @@ func TestAChildWhoseManagedByLabelWasRemovedIsRestored(t *testing.T) {
 		return nil
 	})
 	eventually(t, "drift recorded", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftCorrectedReason))
+}
+
+// A change inside a list item that widens access (a namespaceSelector added to a pod-only peer lets those pods
+// in from every namespace) is drift, even though every field the operator set is still there.
+func TestAWidenedNetworkPolicyPeerIsDriftAndIsRestored(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+
+	np := &networkingv1.NetworkPolicy{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, np); err != nil {
+		t.Fatal(err)
+	}
+	np.Spec.Ingress[1].From[0].NamespaceSelector = &metav1.LabelSelector{}
+	if err := k8s.Update(ctx, np, client.FieldOwner("someone-with-kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "peer restored", func() error {
+		live := &networkingv1.NetworkPolicy{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
+			return err
+		}
+		if live.Spec.Ingress[1].From[0].NamespaceSelector != nil {
+			return fmt.Errorf("the peer still admits every namespace")
+		}
+		return nil
+	})
+	c := childState(t, ns, "checkout", "NetworkPolicy")
+	if c == nil || c.LastDriftTime == nil || !strings.Contains(c.Message, "spec.ingress[1].from[0].namespaceSelector") {
+		t.Errorf("resources[] entry = %+v, want the drift recorded at the widened peer", c)
+	}
+}
+
+// In Audit mode the operator writes nothing, so after a profile change the children differ from the profile.
+// That is reported (Ready=False, child Drifted) but it is not drift: nobody else changed anything.
+func TestAProfileChangeInAuditModeIsNotReportedAsDrift(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+
+	rp := getProfile(t, ns, "checkout")
+	rp.Spec.Mode = v1alpha1.ModeAudit
+	rp.Spec.Disruption = &v1alpha1.DisruptionSpec{MaxUnavailable: ptr.To(intstr.FromInt32(2))}
+	if err := k8s.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Ready=False AuditOnly", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.AuditOnlyReason))
+	if err := conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionFalse, v1alpha1.NoDriftReason)(); err != nil {
+		t.Errorf("a profile change was reported as drift: %v", err)
+	}
+	c := childState(t, ns, "checkout", "PodDisruptionBudget")
+	if c == nil || c.State != v1alpha1.ChildDrifted || c.LastDriftTime != nil || !strings.Contains(c.Message, "differs from the profile") {
+		t.Errorf("resources[] entry = %+v, want Drifted from the profile without a drift record", c)
+	}
+	if err := hasEvent(ns, v1alpha1.DriftDetectedReason, "")(); err == nil {
+		t.Errorf("a DriftDetected event was recorded for a profile change")
+	}
+	pdb := &policyv1.PodDisruptionBudget{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, pdb); err != nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("Audit mode changed the PDB: %v %v", pdb.Spec.MaxUnavailable, err)
+	}
 }

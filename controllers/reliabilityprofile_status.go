@@ -21,7 +21,7 @@ func setStatus(rp *v1alpha1.ReliabilityProfile, renderErr error, results []apply
 	}
 	st.ObservedGeneration = rp.Generation
 	setDegradedCondition(st, rp.Generation, renderErr, results, now)
-	setDriftedCondition(st, rp.Generation, now)
+	setDriftedCondition(st, rp.Generation, rp.Spec.Mode, now)
 	setReadyCondition(st, rp.Generation, rp.Spec.Mode, now)
 }
 
@@ -36,8 +36,8 @@ func childStatuses(prev []v1alpha1.ChildStatus, sameGeneration bool, results []a
 			c.LastDriftTime, c.Message = old.LastDriftTime, old.Message
 		}
 		// In Audit mode a drifted child stays drifted from one reconcile to the next; only the first
-		// finding is a new drift.
-		firstFinding := old == nil || old.State != res.State || res.State == v1alpha1.ChildInSync
+		// finding in a generation is a new drift.
+		firstFinding := !sameGeneration || old == nil || old.State != res.State || res.State == v1alpha1.ChildInSync
 		if res.Drift && firstFinding {
 			c.LastDriftTime = now.DeepCopy()
 		}
@@ -60,12 +60,23 @@ func setDegradedCondition(st *v1alpha1.ReliabilityProfileStatus, generation int6
 	setCondition(st, c, generation, now)
 }
 
-func setDriftedCondition(st *v1alpha1.ReliabilityProfileStatus, generation int64, now metav1.Time) {
+// setDriftedCondition reports changes made by someone else, never differences that come from a change of
+// the profile (in Audit mode those leave a child Drifted, but nobody drifted it): DriftDetected while such
+// a change is still in place, DriftCorrected when Enforce mode restored it during this generation.
+func setDriftedCondition(st *v1alpha1.ReliabilityProfileStatus, generation int64, mode v1alpha1.Mode, now metav1.Time) {
 	c := metav1.Condition{Type: v1alpha1.DriftedCondition, Status: metav1.ConditionFalse,
 		Reason: v1alpha1.NoDriftReason, Message: "No child was changed by anyone else."}
-	if drifted := childrenIn(st.Resources, v1alpha1.ChildDrifted); len(drifted) > 0 {
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.DriftDetectedReason, describe(drifted)
-	} else if corrected := childrenWithDrift(st.Resources); len(corrected) > 0 {
+	var current, corrected []v1alpha1.ChildStatus
+	for _, child := range childrenWithDrift(st.Resources) {
+		if child.State == v1alpha1.ChildDrifted {
+			current = append(current, child)
+		} else if mode != v1alpha1.ModeAudit {
+			corrected = append(corrected, child)
+		}
+	}
+	if len(current) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.DriftDetectedReason, describe(current)
+	} else if len(corrected) > 0 {
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.DriftCorrectedReason, describe(corrected)
 	}
 	setCondition(st, c, generation, now)

@@ -49,8 +49,7 @@ type ReliabilityProfileSpec struct {
 	// Selector selects the service's pods in the profile's namespace. It must not be empty: an empty selector
 	// would put every pod of the namespace under this profile's policies.
 	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="spec.selector: must have at least one matchLabels entry or matchExpressions term; an empty selector selects every pod in the namespace"
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.selector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
-	Selector metav1.LabelSelector `json:"selector"`
+	Selector LabelSelector `json:"selector"`
 
 	// Mode is Enforce (default) or Audit.
 	// +kubebuilder:default=Enforce
@@ -123,15 +122,15 @@ type MetricsSpec struct {
 
 	// Interval is the scrape interval, a Prometheus duration.
 	// +kubebuilder:default="30s"
-	// +kubebuilder:validation:Pattern=`^([0-9]+(ms|s|m|h))+$`
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:Pattern=`^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$`
 	// +optional
 	Interval string `json:"interval,omitempty"`
 
 	// ServiceSelector selects the Kubernetes Services the ServiceMonitor scrapes through. Omitted, it is the
 	// profile's pod selector, which matches Services that carry their pods' labels (the common case).
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.metrics.serviceSelector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
-	ServiceSelector *metav1.LabelSelector `json:"serviceSelector,omitempty"`
+	ServiceSelector *LabelSelector `json:"serviceSelector,omitempty"`
 
 	// VersionMetric is the name of the metric that exposes the running version (O-8), such as
 	// `myservice_build_info`. Alerts fire when it is absent.
@@ -323,8 +322,7 @@ type NetworkSpec struct {
 	// namespace named `monitoring`.
 	// +kubebuilder:default={matchLabels: {"kubernetes.io/metadata.name": monitoring}}
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.network.monitoringNamespaceSelector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
-	MonitoringNamespaceSelector *metav1.LabelSelector `json:"monitoringNamespaceSelector,omitempty"`
+	MonitoringNamespaceSelector *LabelSelector `json:"monitoringNamespaceSelector,omitempty"`
 }
 
 // IngressRule allows traffic from a set of peers to a set of ports.
@@ -348,11 +346,11 @@ type IngressRule struct {
 type IngressPeer struct {
 	// NamespaceSelector selects source namespaces. With only podSelector, the profile's own namespace is meant.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
 
 	// PodSelector selects source pods.
 	// +optional
-	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+	PodSelector *LabelSelector `json:"podSelector,omitempty"`
 
 	// CIDR is a source IP block, such as "10.0.0.0/8".
 	// +kubebuilder:validation:MaxLength=64
@@ -471,8 +469,7 @@ type BackupSpec struct {
 
 	// LabelSelector backs up only the objects it selects in the profile's namespace.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn'] ? (has(e.values) && size(e.values) > 0) : (e.operator in ['Exists', 'DoesNotExist'] && (!has(e.values) || size(e.values) == 0)))",message="spec.disasterRecovery.backup.labelSelector.matchExpressions: operator must be In or NotIn with values, or Exists or DoesNotExist without values"
-	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	LabelSelector *LabelSelector `json:"labelSelector,omitempty"`
 
 	// StorageLocation is the name of the Velero BackupStorageLocation.
 	// +kubebuilder:validation:MaxLength=63
@@ -500,6 +497,63 @@ type PlacementSpec struct {
 	// and AKS are all recognised.
 	// +optional
 	SpotNodeLabel *NodeLabel `json:"spotNodeLabel,omitempty"`
+}
+
+// LabelSelector selects objects by label. It has the shape of Kubernetes' LabelSelector, with bounds that let
+// the API server check every selector at admission time (an unknown operator or a missing value list would
+// otherwise be accepted here and refused later, when a child is applied).
+type LabelSelector struct {
+	// MatchLabels selects objects that carry all these labels.
+	// +kubebuilder:validation:MaxProperties=20
+	// +optional
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+
+	// MatchExpressions selects objects whose labels satisfy all these requirements.
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=atomic
+	// +optional
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelectorRequirement is one requirement on a label.
+//
+// +kubebuilder:validation:XValidation:rule="self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",message="matchExpressions[].values: In and NotIn need values; Exists and DoesNotExist take none"
+type LabelSelectorRequirement struct {
+	// Key is the label key.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	Key string `json:"key"`
+
+	// Operator is In, NotIn, Exists or DoesNotExist.
+	// +kubebuilder:validation:Enum=In;NotIn;Exists;DoesNotExist
+	Operator metav1.LabelSelectorOperator `json:"operator"`
+
+	// Values for In and NotIn.
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=atomic
+	// +optional
+	Values []string `json:"values,omitempty"`
+}
+
+// Meta is the selector as Kubernetes' own type, for the children that embed it.
+func (s *LabelSelector) Meta() *metav1.LabelSelector {
+	if s == nil {
+		return nil
+	}
+	out := &metav1.LabelSelector{}
+	if s.MatchLabels != nil {
+		out.MatchLabels = make(map[string]string, len(s.MatchLabels))
+		for k, v := range s.MatchLabels {
+			out.MatchLabels[k] = v
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{
+			Key: e.Key, Operator: e.Operator, Values: append([]string(nil), e.Values...),
+		})
+	}
+	return out
 }
 
 // NodeLabel is a node label key and value.

@@ -494,6 +494,32 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			},
 			want: []string{`spec.selector`, `matchExpressions`, `operator`},
 		},
+		{
+			name: "an In requirement without values",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {matchExpressions: [{key: app, operator: In}]}", "spec", "selector")
+			},
+			want: []string{`spec.selector.matchExpressions[0]`, `In and NotIn need values`},
+		},
+		{
+			name: "an ingress peer whose podSelector has an unknown operator",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {matchExpressions: [{key: app, operator: Equals, values: [web]}]}", "spec", "network", "ingress", 0, "from", 0, "podSelector")
+			},
+			want: []string{`spec.network.ingress[0].from[0].podSelector.matchExpressions[0].operator`, `Unsupported value`},
+		},
+		{
+			name: "an ingress peer whose namespaceSelector has Exists with values",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {matchExpressions: [{key: team, operator: Exists, values: [a]}]}", "spec", "network", "ingress", 0, "from", 0, "namespaceSelector")
+			},
+			want: []string{`spec.network.ingress[0].from[0].namespaceSelector.matchExpressions[0]`, `Exists and DoesNotExist take none`},
+		},
+		{
+			name:   "a scrape interval with its units out of order",
+			mutate: func(t *testing.T, p profile) { p.set(t, "30s1m", "spec", "metrics", "interval") },
+			want:   []string{`spec.metrics.interval`, `should match`},
+		},
 
 		// Metrics.
 		{

@@ -46,6 +46,9 @@ type Result struct {
 	Drift bool
 	// Wrote is true when the applier sent a write for this child.
 	Wrote bool
+	// Retry is true when the child changed between reading and writing it; the caller should try again
+	// soon rather than report a state.
+	Retry bool
 }
 
 // Applier applies children with server-side apply.
@@ -56,6 +59,10 @@ type Applier struct {
 	// APIReader reads past the cache. It is used when the cache has no object of a child's name, to find a
 	// foreign object of that name before the operator could create over it.
 	APIReader client.Reader
+
+	// verified remembers, per child, the resourceVersion and desired hash last found in sync, so that a
+	// reconcile of an unchanged profile whose children nobody touched sends no request at all.
+	verified verifiedCache
 }
 
 // Apply brings every desired child of the profile to its desired state, or in Audit mode only reports how
@@ -80,6 +87,7 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 	if err != nil {
 		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
 	}
+	hash := desired.GetAnnotations()[DesiredHashAnnotation]
 	live, err := a.get(ctx, gvk, client.ObjectKeyFromObject(obj))
 	switch {
 	case apierrors.IsNotFound(err):
@@ -90,6 +98,7 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		if err := a.write(ctx, desired); err != nil {
 			return res.failed(v1alpha1.ApplyFailedReason, err.Error())
 		}
+		a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
 		res.State, res.Wrote, res.Message = v1alpha1.ChildInSync, true, "Created."
 		return res
 	case err != nil:
@@ -102,18 +111,30 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 			"Delete or rename it to let the operator manage it.", gvk.Kind, obj.GetName(), managersSuffix(live))
 		return res
 	}
-
-	liveMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
-	if err != nil {
-		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
-	}
-	path, differs := FirstDifference(desired.Object, liveMap)
-	if !differs {
+	if a.verified.matches(gvk, live.GetNamespace(), live.GetName(), live.GetResourceVersion(), hash) {
 		res.State = v1alpha1.ChildInSync
 		return res
 	}
 
-	res.Drift = live.GetAnnotations()[DesiredHashAnnotation] == desired.GetAnnotations()[DesiredHashAnnotation]
+	// Every apply below carries the resourceVersion whose ownership was just checked: if the object was
+	// replaced in between (deleted, then recreated by someone else), the API server answers 409 instead of
+	// letting the operator take it.
+	desired.SetResourceVersion(live.GetResourceVersion())
+	path, differs, err := a.dryRunDifference(ctx, desired, live)
+	if apierrors.IsConflict(err) {
+		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being compared; retrying."
+		return res
+	}
+	if err != nil {
+		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
+	}
+	if !differs {
+		a.verified.remember(gvk, live.GetNamespace(), live.GetName(), live.GetResourceVersion(), hash)
+		res.State = v1alpha1.ChildInSync
+		return res
+	}
+
+	res.Drift = live.GetAnnotations()[DesiredHashAnnotation] == hash
 	what := fmt.Sprintf("%s differs from the profile", path)
 	if res.Drift {
 		what = fmt.Sprintf("%s was changed by %s", path, changedBy(live))
@@ -122,9 +143,13 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		res.State, res.Message = v1alpha1.ChildDrifted, what+"; Audit mode leaves it."
 		return res
 	}
-	if err := a.write(ctx, desired); err != nil {
+	if err := a.write(ctx, desired); apierrors.IsConflict(err) {
+		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being applied; retrying."
+		return res
+	} else if err != nil {
 		return res.failed(v1alpha1.ApplyFailedReason, fmt.Sprintf("%s; restoring it failed: %v", what, err))
 	}
+	a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
 	res.State, res.Wrote = v1alpha1.ChildInSync, true
 	if res.Drift {
 		res.Message = what + "; restored."
@@ -132,6 +157,40 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		res.Message = "Updated."
 	}
 	return res
+}
+
+// dryRunDifference asks the API server what applying desired would store, and compares that with the live
+// object. The server applies its own defaults and merge rules, so this finds every change to a field the
+// operator sets (a selector widened inside an ingress rule included) and nothing else: labels and fields that
+// other managers own survive the apply and are on both sides.
+func (a *Applier) dryRunDifference(ctx context.Context, desired *unstructured.Unstructured, live client.Object) (string, bool, error) {
+	after := desired.DeepCopy()
+	if err := a.write(ctx, after, client.DryRunAll); err != nil {
+		return "", false, err
+	}
+	afterMap, err := a.normalize(after)
+	if err != nil {
+		return "", false, err
+	}
+	liveMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return "", false, err
+	}
+	path, differs := FirstDifference(afterMap, liveMap)
+	return path, differs, nil
+}
+
+// normalize passes an object through its typed form, so that it compares field for field with a live object
+// read from the typed cache (same zero values, same number types).
+func (a *Applier) normalize(u *unstructured.Unstructured) (map[string]any, error) {
+	typed, err := a.newObject(u.GroupVersionKind())
+	if err != nil {
+		return nil, err
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
+		return nil, err
+	}
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 }
 
 func (r Result) failed(reason, message string) Result {
@@ -161,13 +220,16 @@ func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, key clie
 		return nil, err
 	}
 	err = a.Client.Get(ctx, key, live)
-	if !apierrors.IsNotFound(err) {
-		return live, err
+	if apierrors.IsNotFound(err) {
+		if live, err = a.newObject(gvk); err != nil {
+			return nil, err
+		}
+		err = a.APIReader.Get(ctx, key, live)
 	}
-	if live, err = a.newObject(gvk); err != nil {
-		return nil, err
-	}
-	return live, a.APIReader.Get(ctx, key, live)
+	// Typed objects from the API reader come without apiVersion and kind; set them so that both readers
+	// give the same object.
+	live.GetObjectKind().SetGroupVersionKind(gvk)
+	return live, err
 }
 
 func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {
@@ -182,9 +244,10 @@ func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) 
 	return obj, nil
 }
 
-func (a *Applier) write(ctx context.Context, desired *unstructured.Unstructured) error {
-	return a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired),
-		client.FieldOwner(FieldOwner), client.ForceOwnership)
+// write server-side applies the object and updates it with the server's answer.
+func (a *Applier) write(ctx context.Context, desired *unstructured.Unstructured, opts ...client.ApplyOption) error {
+	opts = append([]client.ApplyOption{client.FieldOwner(FieldOwner), client.ForceOwnership}, opts...)
+	return a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), opts...)
 }
 
 // desiredManifest is the rendered child plus what makes it the profile's: the controller owner reference
@@ -222,16 +285,29 @@ func isControlledBy(obj client.Object, owner *v1alpha1.ReliabilityProfile) bool 
 	return ref != nil && ref.UID == owner.UID && owner.UID != ""
 }
 
-// changedBy names the field managers other than the operator, most recent first, so that a drift report
-// says who made the change ("kubectl-edit", "argocd-controller"...).
+// changedBy names the field managers that wrote to the object since the operator's last apply, most recent
+// first, so that a drift report says who made the change ("kubectl-edit", "argocd-controller"...).
+// Managed-field times have one-second resolution, so a write in the same second counts.
 func changedBy(obj client.Object) string {
-	entries := slices.Clone(obj.GetManagedFields())
-	sort.SliceStable(entries, func(i, j int) bool {
-		return entries[i].Time != nil && entries[j].Time != nil && entries[j].Time.Before(entries[i].Time)
+	entries := obj.GetManagedFields()
+	var ours *metav1.Time
+	for _, e := range entries {
+		if e.Manager == FieldOwner && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			ours = e.Time
+		}
+	}
+	var others []metav1.ManagedFieldsEntry
+	for _, e := range entries {
+		if e.Manager != FieldOwner && e.Subresource == "" && (ours == nil || e.Time == nil || !e.Time.Before(ours)) {
+			others = append(others, e)
+		}
+	}
+	sort.SliceStable(others, func(i, j int) bool {
+		return others[i].Time != nil && others[j].Time != nil && others[j].Time.Before(others[i].Time)
 	})
 	var names []string
-	for _, e := range entries {
-		if e.Manager != FieldOwner && e.Subresource == "" && !slices.Contains(names, e.Manager) {
+	for _, e := range others {
+		if !slices.Contains(names, e.Manager) {
 			names = append(names, e.Manager)
 		}
 	}

@@ -6,86 +6,70 @@ import (
 	"sort"
 )
 
-// ignoredMetadata are metadata fields the comparison skips: the server fills them, or (ownerReferences) the
-// applier checks them separately.
-var ignoredMetadata = map[string]bool{
-	"ownerReferences": true, "managedFields": true, "resourceVersion": true, "uid": true, "generation": true,
-	"creationTimestamp": true,
+// serverMetadata are metadata fields the API server maintains; they differ between a dry-run result and the
+// live object without anyone having changed the object.
+var serverMetadata = map[string]bool{
+	"managedFields": true, "resourceVersion": true, "generation": true, "creationTimestamp": true, "uid": true,
 }
 
-// FirstDifference reports the first field, in a stable order, where live does not hold what desired says,
-// as a path such as `spec.ingress[1].ports`. Maps compare as subsets: keys that only live has (labels added
-// by Argo CD, fields defaulted by the API server) are not differences. Lists compare element by element and
-// must have the same length, because the operator owns its lists whole (an extra ingress rule added by
-// someone else opens the service and is drift).
-func FirstDifference(desired, live map[string]any) (string, bool) {
-	return firstDifference("", desired, live)
+// FirstDifference compares what applying would store (after) with the live object, field for field, and
+// reports the first difference in a stable order as a path such as `spec.ingress[1].from[0]`. Status and
+// server-maintained metadata are skipped. The comparison is exact: both sides come from the API server, so
+// defaults and fields owned by others (Argo CD's labels) are on both sides, and anything else that differs
+// is something the apply would change.
+func FirstDifference(after, live map[string]any) (string, bool) {
+	return firstDifference("", after, live)
 }
 
-func firstDifference(path string, desired, live any) (string, bool) {
-	switch d := desired.(type) {
+func firstDifference(path string, after, live any) (string, bool) {
+	switch a := after.(type) {
 	case map[string]any:
 		l, ok := live.(map[string]any)
 		if !ok {
 			return path, true
 		}
-		keys := make([]string, 0, len(d))
-		for k := range d {
-			if path == "metadata" && ignoredMetadata[k] {
+		for _, k := range unionKeys(a, l) {
+			if (path == "" && k == "status") || (path == "metadata" && serverMetadata[k]) {
 				continue
 			}
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
 			child := k
 			if path != "" {
 				child = path + "." + k
 			}
-			lv, ok := l[k]
-			if !ok {
-				if isEmpty(d[k]) {
-					continue
-				}
-				return child, true
-			}
-			if p, diff := firstDifference(child, d[k], lv); diff {
+			if p, diff := firstDifference(child, a[k], l[k]); diff {
 				return p, true
 			}
 		}
 		return "", false
 	case []any:
 		l, ok := live.([]any)
-		if !ok || len(l) != len(d) {
-			if !ok && len(d) == 0 && live == nil {
-				return "", false
-			}
+		if !ok || len(l) != len(a) {
 			return path, true
 		}
-		for i := range d {
-			if p, diff := firstDifference(fmt.Sprintf("%s[%d]", path, i), d[i], l[i]); diff {
+		for i := range a {
+			if p, diff := firstDifference(fmt.Sprintf("%s[%d]", path, i), a[i], l[i]); diff {
 				return p, true
 			}
 		}
 		return "", false
 	default:
-		if !reflect.DeepEqual(desired, live) {
+		if !reflect.DeepEqual(after, live) {
 			return path, true
 		}
 		return "", false
 	}
 }
 
-// isEmpty is true for values the API server drops when it stores an object (an empty map or list), so that
-// their absence in the live object is not a difference.
-func isEmpty(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		return len(x) == 0
-	case []any:
-		return len(x) == 0
-	case nil:
-		return true
+func unionKeys(a, b map[string]any) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
 	}
-	return false
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }

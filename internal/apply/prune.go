@@ -60,6 +60,7 @@ func (a *Applier) Prune(ctx context.Context, owner *v1alpha1.ReliabilityProfile,
 			if err != nil && !apierrors.IsNotFound(err) {
 				return deleted, fmt.Errorf("deleting %s %s: %w", gvk.Kind, item.GetName(), err)
 			}
+			a.verified.forget(gvk, item.GetNamespace(), item.GetName())
 			deleted = append(deleted, gvk.Kind+"/"+item.GetName())
 		}
 	}

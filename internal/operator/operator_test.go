@@ -55,7 +55,7 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop"},
 		Spec: v1alpha1.ReliabilityProfileSpec{
 			Service: "checkout", Tier: v1alpha1.TierNonCritical,
-			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
+			Selector: v1alpha1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
 			Network:  &v1alpha1.NetworkSpec{},
 		},
 	}

@@ -18,14 +18,14 @@ func NetworkPolicy(rp *v1alpha1.ReliabilityProfile) *networkingv1.NetworkPolicy 
 	if n == nil {
 		return nil
 	}
-	monitoring := n.MonitoringNamespaceSelector
+	monitoring := n.MonitoringNamespaceSelector.Meta()
 	if monitoring == nil {
 		monitoring = &metav1.LabelSelector{MatchLabels: map[string]string{
 			corev1.LabelMetadataName: v1alpha1.DefaultMonitoringNamespace,
 		}}
 	}
 	rules := []networkingv1.NetworkPolicyIngressRule{{
-		From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: monitoring.DeepCopy()}},
+		From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: monitoring}},
 		Ports: []networkingv1.NetworkPolicyPort{policyPort(metricsPort(rp), nil, corev1.ProtocolTCP)},
 	}}
 	for _, in := range n.Ingress {
@@ -46,7 +46,7 @@ func NetworkPolicy(rp *v1alpha1.ReliabilityProfile) *networkingv1.NetworkPolicy 
 		TypeMeta:   typeMeta(networkingv1.SchemeGroupVersion.String(), "NetworkPolicy"),
 		ObjectMeta: childMeta(rp, nil),
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: *rp.Spec.Selector.DeepCopy(),
+			PodSelector: *rp.Spec.Selector.Meta(),
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress:     rules,
 		},
@@ -61,8 +61,8 @@ func policyPeer(from v1alpha1.IngressPeer) networkingv1.NetworkPolicyPeer {
 		}}
 	}
 	return networkingv1.NetworkPolicyPeer{
-		NamespaceSelector: from.NamespaceSelector.DeepCopy(),
-		PodSelector:       from.PodSelector.DeepCopy(),
+		NamespaceSelector: from.NamespaceSelector.Meta(),
+		PodSelector:       from.PodSelector.Meta(),
 	}
 }
 

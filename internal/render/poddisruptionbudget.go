@@ -17,7 +17,7 @@ func PodDisruptionBudget(rp *v1alpha1.ReliabilityProfile) *policyv1.PodDisruptio
 		TypeMeta:   typeMeta(policyv1.SchemeGroupVersion.String(), "PodDisruptionBudget"),
 		ObjectMeta: childMeta(rp, nil),
 		Spec: policyv1.PodDisruptionBudgetSpec{
-			Selector:                   rp.Spec.Selector.DeepCopy(),
+			Selector:                   rp.Spec.Selector.Meta(),
 			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
 		},
 	}

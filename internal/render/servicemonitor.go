@@ -12,9 +12,9 @@ import (
 // every series with the profile's `service` and `tier` (O-2, O-6).
 func ServiceMonitor(rp *v1alpha1.ReliabilityProfile, opts Options) *monitoringv1.ServiceMonitor {
 	m := rp.Spec.Metrics
-	selector := rp.Spec.Selector.DeepCopy()
+	selector := rp.Spec.Selector.Meta()
 	if m.ServiceSelector != nil {
-		selector = m.ServiceSelector.DeepCopy()
+		selector = m.ServiceSelector.Meta()
 	}
 	path := m.Path
 	if path == "" {

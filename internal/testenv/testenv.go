@@ -97,6 +97,9 @@ func StartWithCRDs(dirs ...string) (*envtest.Environment, *rest.Config, error) {
 		CRDDirectoryPaths:     dirs,
 		ErrorIfCRDPathMissing: true,
 	}
+	// OpenShift and hardened clusters run this plugin: it refuses blockOwnerDeletion on a child unless the
+	// writer may update the owner's finalizers. Enabled here so that the RBAC is tested against it.
+	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting the control plane from %s: %w", assets, err)
