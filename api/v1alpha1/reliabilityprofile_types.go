@@ -22,8 +22,9 @@ type Mode string
 const (
 	// ModeEnforce creates the children and corrects drift.
 	ModeEnforce Mode = "Enforce"
-	// ModeAudit creates and changes nothing; status says what Enforce would do. It is the safe way to adopt
-	// the operator for a service that already has hand-written objects.
+	// ModeAudit creates, changes and deletes nothing; status and events say what Enforce would do. It is the
+	// safe way to try a profile on a running service. A hand-written object that holds a child's name is
+	// reported as a Conflict in both modes; the operator never adopts it.
 	ModeAudit Mode = "Audit"
 )
 
