@@ -88,6 +88,28 @@ func childState(t *testing.T, ns, name, kind string) *v1alpha1.ChildStatus {
 	return nil
 }
 
+// startReadyProfile creates the test profile in a new namespace and waits until it is Ready.
+func startReadyProfile(t *testing.T) string {
+	t.Helper()
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+	return ns
+}
+
+// editChild changes the profile's child of obj's kind the way a person with kubectl would: a plain update
+// under another field manager.
+func editChild(t *testing.T, ns string, obj client.Object, mutate func()) {
+	t.Helper()
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, obj); err != nil {
+		t.Fatal(err)
+	}
+	mutate()
+	if err := k8s.Update(ctx, obj, client.FieldOwner("someone-with-kubectl")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitReady(t *testing.T, ns string) {
 	t.Helper()
 	eventually(t, "profile Ready", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionTrue, v1alpha1.ReconciledReason))
@@ -160,18 +182,12 @@ func TestAProfileCreatesItsThreeChildrenAndBecomesReady(t *testing.T) {
 }
 
 func TestDriftIsCorrectedAndRecordedInEnforceMode(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 
 	pdb := &policyv1.PodDisruptionBudget{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, pdb); err != nil {
-		t.Fatal(err)
-	}
-	pdb.Spec.MaxUnavailable = ptr.To(intstr.FromInt32(5))
-	if err := k8s.Update(ctx, pdb, client.FieldOwner("someone-with-kubectl")); err != nil {
-		t.Fatal(err)
-	}
+	editChild(t, ns, pdb, func() {
+		pdb.Spec.MaxUnavailable = ptr.To(intstr.FromInt32(5))
+	})
 
 	eventually(t, "PDB restored", func() error {
 		live := &policyv1.PodDisruptionBudget{}
@@ -194,9 +210,7 @@ func TestDriftIsCorrectedAndRecordedInEnforceMode(t *testing.T) {
 }
 
 func TestDriftIsOnlyReportedInAuditMode(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 
 	rp := getProfile(t, ns, "checkout")
 	rp.Spec.Mode = v1alpha1.ModeAudit
@@ -206,13 +220,9 @@ func TestDriftIsOnlyReportedInAuditMode(t *testing.T) {
 	waitReady(t, ns) // the new generation is observed, everything still in sync
 
 	np := &networkingv1.NetworkPolicy{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, np); err != nil {
-		t.Fatal(err)
-	}
-	np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{}) // allow everything
-	if err := k8s.Update(ctx, np, client.FieldOwner("someone-with-kubectl")); err != nil {
-		t.Fatal(err)
-	}
+	editChild(t, ns, np, func() {
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{}) // allow everything
+	})
 
 	eventually(t, "Drifted condition", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftDetectedReason))
 	eventually(t, "Ready=False in Audit", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.AuditOnlyReason))
@@ -250,9 +260,7 @@ func TestAnAuditProfileCreatesNothing(t *testing.T) {
 }
 
 func TestADeletedChildIsRecreated(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 
 	sm := &monitoringv1.ServiceMonitor{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, sm); err != nil {
@@ -313,9 +321,7 @@ func TestAForeignObjectWithAChildsNameIsLeftAloneAndReported(t *testing.T) {
 }
 
 func TestAChildTheProfileNoLongerRendersIsDeleted(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 
 	rp := getProfile(t, ns, "checkout")
 	rp.Spec.Network = nil
@@ -336,9 +342,7 @@ func TestAChildTheProfileNoLongerRendersIsDeleted(t *testing.T) {
 }
 
 func TestAReconcileThatChangesNothingSendsNoWrites(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 	// Let the reconciles triggered by the operator's own writes settle.
 	settle(t, ns)
 
@@ -390,18 +394,12 @@ func settle(t *testing.T, ns string) {
 // The cache only holds objects with the operator's managed-by label. A child whose label someone removed
 // falls out of the cache; the operator must still find it, see it is its own, and restore the label.
 func TestAChildWhoseManagedByLabelWasRemovedIsRestored(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 
 	np := &networkingv1.NetworkPolicy{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, np); err != nil {
-		t.Fatal(err)
-	}
-	delete(np.Labels, "app.kubernetes.io/managed-by")
-	if err := k8s.Update(ctx, np, client.FieldOwner("someone-with-kubectl")); err != nil {
-		t.Fatal(err)
-	}
+	editChild(t, ns, np, func() {
+		delete(np.Labels, "app.kubernetes.io/managed-by")
+	})
 	eventually(t, "managed-by label restored", func() error {
 		live := &networkingv1.NetworkPolicy{}
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
@@ -421,18 +419,12 @@ func TestAChildWhoseManagedByLabelWasRemovedIsRestored(t *testing.T) {
 // A change inside a list item that widens access (a namespaceSelector added to a pod-only peer lets those pods
 // in from every namespace) is drift, even though every field the operator set is still there.
 func TestAWidenedNetworkPolicyPeerIsDriftAndIsRestored(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 
 	np := &networkingv1.NetworkPolicy{}
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, np); err != nil {
-		t.Fatal(err)
-	}
-	np.Spec.Ingress[1].From[0].NamespaceSelector = &metav1.LabelSelector{}
-	if err := k8s.Update(ctx, np, client.FieldOwner("someone-with-kubectl")); err != nil {
-		t.Fatal(err)
-	}
+	editChild(t, ns, np, func() {
+		np.Spec.Ingress[1].From[0].NamespaceSelector = &metav1.LabelSelector{}
+	})
 	eventually(t, "peer restored", func() error {
 		live := &networkingv1.NetworkPolicy{}
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
@@ -452,9 +444,7 @@ func TestAWidenedNetworkPolicyPeerIsDriftAndIsRestored(t *testing.T) {
 // In Audit mode the operator writes nothing, so after a profile change the children differ from the profile.
 // That is reported (Ready=False, child Drifted) but it is not drift: nobody else changed anything.
 func TestAProfileChangeInAuditModeIsNotReportedAsDrift(t *testing.T) {
-	ns := newNamespace(t)
-	createProfile(t, newProfile(ns))
-	waitReady(t, ns)
+	ns := startReadyProfile(t)
 
 	rp := getProfile(t, ns, "checkout")
 	rp.Spec.Mode = v1alpha1.ModeAudit
