@@ -3,6 +3,7 @@
 # Tool versions: pinned, because the module proxy refuses @latest for some of them (see ../shared/TOOLCHAIN.md).
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
+PROMTOOL_VERSION ?= v0.316.0
 K8S_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
 
@@ -16,8 +17,11 @@ LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE := $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 ENVTEST_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
+# promtool checks every rendered rule: Debian's (the prometheus package, which .ci/run installs) when it is on
+# the PATH, otherwise one built from the Go module proxy into bin/ (about 9 minutes, once).
+PROMTOOL ?= $(or $(shell command -v promtool 2>/dev/null),$(LOCALBIN)/promtool-$(PROMTOOL_VERSION))
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
-export CONTROLLER_GEN KUSTOMIZE
+export CONTROLLER_GEN KUSTOMIZE PROMTOOL
 
 .DEFAULT_GOAL := help
 SHELL := /usr/bin/env bash -o pipefail
@@ -54,7 +58,7 @@ envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (once per ver
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh >/dev/null
 
 .PHONY: test
-test: envtest $(CONTROLLER_GEN) $(KUSTOMIZE) ## Check generated files, vet, and run every test against a real control plane.
+test: envtest $(CONTROLLER_GEN) $(KUSTOMIZE) $(PROMTOOL) ## Check generated files, vet, and run every test against a real control plane and the real promtool.
 	hack/verify-generated.sh
 	go vet ./...
 	go test ./... -count=1
@@ -96,6 +100,11 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $@
+
+$(LOCALBIN)/promtool-$(PROMTOOL_VERSION):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+	mv $(LOCALBIN)/promtool $@
 
 $(KUSTOMIZE):
 	@mkdir -p $(LOCALBIN)

@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +22,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
 
 // retryInterval is how soon a profile with a conflicting or failed child is looked at again. A foreign
@@ -31,7 +34,7 @@ const retryInterval = time.Minute
 // Children carry blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin
 // (on in OpenShift) only allows to those who may update the owner's finalizers.
 // +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles/finalizers,verbs=update
-// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors;prometheusrules,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -59,12 +62,21 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 
 	before := rp.DeepCopy()
 	desired, renderErr := render.Render(rp, r.RenderOptions)
+	kinds := childKinds()
+	var unrendered []apply.Result
+	var partial *render.PartialError
+	if errors.As(renderErr, &partial) {
+		// The other children are applied; the one that could not be rendered keeps its last good version.
+		kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k == partial.Kind })
+		unrendered = append(unrendered, unrenderedResult(partial))
+		renderErr = nil
+	}
 	var results []apply.Result
 	var pruneErr error
 	if renderErr == nil {
-		results = r.Applier.Apply(ctx, rp, desired)
+		results = append(r.Applier.Apply(ctx, rp, desired), unrendered...)
 		var pruned []string
-		pruned, pruneErr = r.Applier.Prune(ctx, rp, desired, childKinds())
+		pruned, pruneErr = r.Applier.Prune(ctx, rp, desired, kinds)
 		for _, p := range pruned {
 			logger.Info("Deleted child the profile no longer renders", "child", p)
 			r.Recorder.Eventf(rp, nil, corev1.EventTypeNormal, "Pruned", "Delete", "Deleted %s: the profile no longer renders it.", p)
@@ -117,6 +129,20 @@ func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.Reli
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, res.Reason, "Apply",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		}
+	}
+}
+
+// unrenderedResult reports a child the profile could not be turned into.
+func unrenderedResult(e *render.PartialError) apply.Result {
+	reason := v1alpha1.RenderFailedReason
+	var invalid *slo.InvalidQueryError
+	if errors.As(e.Err, &invalid) {
+		reason = v1alpha1.InvalidQueryReason
+	}
+	return apply.Result{
+		APIVersion: e.Kind.GroupVersion().String(), Kind: e.Kind.Kind, Name: e.Name,
+		State: v1alpha1.ChildFailed, Reason: reason,
+		Message: e.Err.Error() + "; the last good " + e.Kind.Kind + " is kept.",
 	}
 }
 

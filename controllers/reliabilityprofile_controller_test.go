@@ -132,7 +132,7 @@ func hasEvent(ns, reason, contains string) func() error {
 	}
 }
 
-func TestAProfileCreatesItsThreeChildrenAndBecomesReady(t *testing.T) {
+func TestAProfileCreatesItsChildrenAndBecomesReady(t *testing.T) {
 	ns := newNamespace(t)
 	rp := newProfile(ns)
 	createProfile(t, rp)
@@ -142,15 +142,15 @@ func TestAProfileCreatesItsThreeChildrenAndBecomesReady(t *testing.T) {
 		t.Errorf("a new profile reports drift: %v", err)
 	}
 	rp = getProfile(t, ns, "checkout")
-	if len(rp.Status.Resources) != 3 {
-		t.Fatalf("status.resources = %+v, want three children", rp.Status.Resources)
+	if len(rp.Status.Resources) != 4 {
+		t.Fatalf("status.resources = %+v, want four children", rp.Status.Resources)
 	}
 	for _, c := range rp.Status.Resources {
 		if c.State != v1alpha1.ChildInSync {
 			t.Errorf("%s/%s is %s: %s", c.Kind, c.Name, c.State, c.Message)
 		}
 	}
-	for _, c := range []client.Object{&monitoringv1.ServiceMonitor{}, &policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
+	for _, c := range []client.Object{&monitoringv1.ServiceMonitor{}, &monitoringv1.PrometheusRule{}, &policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, c); err != nil {
 			t.Fatalf("%T: %v", c, err)
 		}
@@ -336,8 +336,8 @@ func TestAChildTheProfileNoLongerRendersIsDeleted(t *testing.T) {
 		return fmt.Errorf("still there (err=%v)", err)
 	})
 	waitReady(t, ns)
-	if n := len(getProfile(t, ns, "checkout").Status.Resources); n != 2 {
-		t.Errorf("status.resources has %d entries, want 2", n)
+	if n := len(getProfile(t, ns, "checkout").Status.Resources); n != 3 {
+		t.Errorf("status.resources has %d entries, want 3", n)
 	}
 }
 

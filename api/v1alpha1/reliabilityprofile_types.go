@@ -665,6 +665,9 @@ const (
 	ApplyFailedReason = "ApplyFailed"
 	// KindNotInstalledReason: the CRD of a child kind is not installed in the cluster.
 	KindNotInstalledReason = "KindNotInstalled"
+	// InvalidQueryReason: a PromQL fragment of the profile does not parse; the last good PrometheusRule is
+	// kept.
+	InvalidQueryReason = "InvalidQuery"
 	// RenderFailedReason: the profile could not be turned into objects.
 	RenderFailedReason = "RenderFailed"
 	// HealthyReason: nothing is degraded.

@@ -21,7 +21,7 @@ import (
 
 // TestTheOperatorWorksInAClusterWithoutPrometheusOperator installs only the operator's own CRD: many clusters
 // adopt the operator before prometheus-operator. The operator must start, apply the children whose kinds
-// exist, and report the ServiceMonitor as not installed instead of crash-looping.
+// exist, and report the ServiceMonitor and PrometheusRule as not installed instead of crash-looping.
 func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	env, cfg, err := testenv.StartWithCRDs(testenv.OwnCRDDir())
 	if err != nil {
@@ -93,11 +93,13 @@ func checkKindNotInstalled(ctx context.Context, c client.Client) error {
 	states := map[string]v1alpha1.ChildState{}
 	for _, r := range rp.Status.Resources {
 		states[r.Kind] = r.State
-		if r.Kind == "ServiceMonitor" && !strings.Contains(r.Message, "not installed") {
-			return fmt.Errorf("ServiceMonitor message %q does not say the API is not installed", r.Message)
+		if r.Kind == "ServiceMonitor" || r.Kind == "PrometheusRule" {
+			if !strings.Contains(r.Message, "not installed") {
+				return fmt.Errorf("%s message %q does not say the API is not installed", r.Kind, r.Message)
+			}
 		}
 	}
-	want := map[string]v1alpha1.ChildState{"ServiceMonitor": v1alpha1.ChildFailed,
+	want := map[string]v1alpha1.ChildState{"ServiceMonitor": v1alpha1.ChildFailed, "PrometheusRule": v1alpha1.ChildFailed,
 		"PodDisruptionBudget": v1alpha1.ChildInSync, "NetworkPolicy": v1alpha1.ChildInSync}
 	for k, v := range want {
 		if states[k] != v {

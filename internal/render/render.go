@@ -7,6 +7,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
@@ -23,26 +24,48 @@ const (
 
 // Options are the cluster-wide settings that shape children, set by operator flags.
 type Options struct {
-	// MonitoringLabels are added to ServiceMonitors so that Prometheus' serviceMonitorSelector picks them
-	// up (kube-prometheus-stack, for example, selects `release: <name>`).
+	// MonitoringLabels are added to ServiceMonitors and PrometheusRules so that Prometheus'
+	// serviceMonitorSelector and ruleSelector pick them up (kube-prometheus-stack selects `release: <name>`).
 	MonitoringLabels map[string]string
 }
 
 // Render returns every child object of the profile, in a stable order. The profile is expected to carry the
 // CRD's defaults (the API server applies them); missing defaults are filled with the same values.
+//
+// When one child cannot be built from the profile (an SLO query that does not parse), Render still returns
+// the others, with a *PartialError naming the missing kind: the caller applies what it has and keeps the
+// live object of the missing kind as it is, rather than deleting the last good one.
 func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, error) {
 	if rp.Spec.Service == "" {
 		return nil, fmt.Errorf("spec.service is empty")
 	}
-	objs := []client.Object{
-		ServiceMonitor(rp, opts),
-		PodDisruptionBudget(rp),
+	objs := []client.Object{ServiceMonitor(rp, opts)}
+	rule, ruleErr := PrometheusRule(rp, opts)
+	if ruleErr == nil {
+		objs = append(objs, rule)
 	}
+	objs = append(objs, PodDisruptionBudget(rp))
 	if np := NetworkPolicy(rp); np != nil {
 		objs = append(objs, np)
 	}
+	if ruleErr != nil {
+		return objs, &PartialError{Kind: ruleKind, Name: rp.Name, Err: ruleErr}
+	}
 	return objs, nil
 }
+
+// PartialError says that one child could not be rendered; the others were.
+type PartialError struct {
+	Kind schema.GroupVersionKind
+	Name string
+	Err  error
+}
+
+func (e *PartialError) Error() string { return fmt.Sprintf("%s %s: %v", e.Kind.Kind, e.Name, e.Err) }
+
+func (e *PartialError) Unwrap() error { return e.Err }
+
+var ruleKind = monitoringv1.SchemeGroupVersion.WithKind(monitoringv1.PrometheusRuleKind)
 
 // childMeta is the metadata shared by every child: the profile's name and namespace, and only the operator's
 // own labels. The profile's labels and annotations are never copied: Argo CD's tracking label on a child
@@ -70,6 +93,7 @@ func metricsPort(rp *v1alpha1.ReliabilityProfile) int32 {
 func ChildTypes() []client.Object {
 	return []client.Object{
 		&monitoringv1.ServiceMonitor{TypeMeta: typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.ServiceMonitorsKind)},
+		&monitoringv1.PrometheusRule{TypeMeta: typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.PrometheusRuleKind)},
 		&policyv1.PodDisruptionBudget{TypeMeta: typeMeta(policyv1.SchemeGroupVersion.String(), "PodDisruptionBudget")},
 		&networkingv1.NetworkPolicy{TypeMeta: typeMeta(networkingv1.SchemeGroupVersion.String(), "NetworkPolicy")},
 	}

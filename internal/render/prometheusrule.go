@@ -1,0 +1,29 @@
+package render
+
+import (
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/slo"
+)
+
+// PrometheusRule holds the service's SLO recording rules and burn-rate alerts, and the manifesto's rules
+// (target down, version metric absent, availability), built by internal/slo.
+func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv1.PrometheusRule, error) {
+	objectives, err := slo.Objectives(rp)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := slo.Groups(slo.Service{
+		Name: rp.Spec.Service, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier),
+		VersionMetric: rp.Spec.Metrics.VersionMetric,
+	}, objectives)
+	if err != nil {
+		return nil, err
+	}
+	return &monitoringv1.PrometheusRule{
+		TypeMeta:   typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.PrometheusRuleKind),
+		ObjectMeta: childMeta(rp, opts.MonitoringLabels),
+		Spec:       monitoringv1.PrometheusRuleSpec{Groups: groups},
+	}, nil
+}

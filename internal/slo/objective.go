@@ -1,0 +1,213 @@
+package slo
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+)
+
+// Objective is one SLO of a service, as plain values.
+type Objective struct {
+	Service, Name, Namespace, Tier string
+	// Target is the objective as a fraction, exactly as declared: "99.9" is 999/1000.
+	Target *big.Rat
+	// External is the external objective as a fraction, or nil.
+	External *big.Rat
+	Window   time.Duration
+	Ratio    *v1alpha1.RatioIndicator
+	Latency  *v1alpha1.LatencyIndicator
+	// Tiers are the burn-rate alert tiers after defaults, scaling and overrides, in a stable order.
+	Tiers      []Tier
+	RunbookURL string
+}
+
+// Tier is one multi-window burn-rate alert.
+type Tier struct {
+	Name        string
+	Severity    string // the label value: page/ticket or the profile's rename
+	BurnRate    *big.Rat
+	Long, Short time.Duration
+}
+
+// minWindow is the shortest scaled window: rate() needs several scrapes inside its range.
+const minWindow = 5 * time.Minute
+
+// defaultWindow is the SLO window the default tiers are written for.
+const defaultWindow = 30 * 24 * time.Hour
+
+type defaultTier struct {
+	name        string
+	severity    v1alpha1.Severity
+	burnRate    string
+	long, short time.Duration
+}
+
+var defaultTiers = []defaultTier{
+	{"page-fast", v1alpha1.SeverityPage, "14.4", time.Hour, 5 * time.Minute},
+	{"page-slow", v1alpha1.SeverityPage, "6", 6 * time.Hour, 30 * time.Minute},
+	{"ticket-fast", v1alpha1.SeverityTicket, "3", 24 * time.Hour, 2 * time.Hour},
+	{"ticket-slow", v1alpha1.SeverityTicket, "1", 3 * 24 * time.Hour, 6 * time.Hour},
+}
+
+// Objectives returns the profile's SLOs as domain values. It fails on values the CRD would refuse, for the
+// CLI's sake, which reads files no API server has checked.
+func Objectives(rp *v1alpha1.ReliabilityProfile) ([]Objective, error) {
+	var out []Objective
+	for i, s := range rp.Spec.SLOs {
+		field := fmt.Sprintf("spec.slos[%d]", i)
+		o := Objective{Service: rp.Spec.Service, Name: s.Name, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier),
+			Ratio: s.Indicator.Ratio, Latency: s.Indicator.Latency}
+		var err error
+		if o.Target, err = percent(s.Objective); err != nil {
+			return nil, fmt.Errorf("%s.objective: %w", field, err)
+		}
+		if o.Target.Cmp(big.NewRat(1, 1)) >= 0 || o.Target.Sign() <= 0 {
+			return nil, fmt.Errorf("%s.objective: %q must be above 0 and below 100", field, s.Objective)
+		}
+		if s.ExternalObjective != "" {
+			if o.External, err = percent(s.ExternalObjective); err != nil {
+				return nil, fmt.Errorf("%s.externalObjective: %w", field, err)
+			}
+		}
+		window := s.Window
+		if window == "" {
+			window = "30d"
+		}
+		w, err := model.ParseDuration(window)
+		if err != nil || w <= 0 {
+			return nil, fmt.Errorf("%s.window: %q is not a duration such as 30d", field, window)
+		}
+		o.Window = time.Duration(w)
+		if (o.Ratio == nil) == (o.Latency == nil) {
+			return nil, fmt.Errorf("%s.indicator: set exactly one of ratio or latency", field)
+		}
+		if o.Tiers, err = tiers(s.Alerting, o.Window); err != nil {
+			return nil, fmt.Errorf("%s.alerting: %w", field, err)
+		}
+		o.RunbookURL = runbookURL(rp, s.Alerting)
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// tiers applies scaling and the profile's overrides to the default tiers.
+func tiers(a *v1alpha1.SLOAlerting, window time.Duration) ([]Tier, error) {
+	if a != nil && a.Disabled {
+		return nil, nil
+	}
+	severity := map[v1alpha1.Severity]string{v1alpha1.SeverityPage: "page", v1alpha1.SeverityTicket: "ticket"}
+	if a != nil && a.PageSeverity != "" {
+		severity[v1alpha1.SeverityPage] = a.PageSeverity
+	}
+	if a != nil && a.TicketSeverity != "" {
+		severity[v1alpha1.SeverityTicket] = a.TicketSeverity
+	}
+	type spec struct {
+		severity    v1alpha1.Severity
+		burnRate    string
+		long, short time.Duration
+		disabled    bool
+	}
+	byName := map[string]*spec{}
+	var order []string
+	for _, d := range defaultTiers {
+		byName[d.name] = &spec{d.severity, d.burnRate, scale(d.long, window), scale(d.short, window), false}
+		order = append(order, d.name)
+	}
+	if a != nil {
+		for _, o := range a.Tiers {
+			s, ok := byName[o.Name]
+			if !ok {
+				s = &spec{}
+				byName[o.Name] = s
+				order = append(order, o.Name)
+			}
+			s.disabled = o.Disabled
+			if o.Severity != "" {
+				s.severity = o.Severity
+			}
+			if o.BurnRate != "" {
+				s.burnRate = o.BurnRate
+			}
+			for _, w := range []struct {
+				in  string
+				out *time.Duration
+			}{{o.LongWindow, &s.long}, {o.ShortWindow, &s.short}} {
+				if w.in == "" {
+					continue
+				}
+				d, err := model.ParseDuration(w.in)
+				if err != nil || d <= 0 {
+					return nil, fmt.Errorf("tier %s: window %q is not a duration such as 1h", o.Name, w.in)
+				}
+				*w.out = time.Duration(d)
+			}
+		}
+	}
+	var out []Tier
+	for _, name := range order {
+		s := byName[name]
+		if s.disabled {
+			continue
+		}
+		if s.severity == "" || s.burnRate == "" || s.long == 0 || s.short == 0 {
+			return nil, fmt.Errorf("tier %s: a new tier needs severity, burnRate, longWindow and shortWindow", name)
+		}
+		if s.short >= s.long {
+			return nil, fmt.Errorf("tier %s: shortWindow %s must be shorter than longWindow %s", name, model.Duration(s.short), model.Duration(s.long))
+		}
+		br, ok := new(big.Rat).SetString(s.burnRate)
+		if !ok || br.Sign() <= 0 {
+			return nil, fmt.Errorf("tier %s: burnRate %q must be a number above 0", name, s.burnRate)
+		}
+		out = append(out, Tier{Name: name, Severity: severity[s.severity], BurnRate: br, Long: s.long, Short: s.short})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Long < out[j].Long })
+	return out, nil
+}
+
+// scale keeps the share of the budget a default tier spends constant for SLO windows other than 30 days.
+func scale(d, window time.Duration) time.Duration {
+	if window == defaultWindow {
+		return d
+	}
+	scaled := time.Duration(float64(d) * float64(window) / float64(defaultWindow)).Round(time.Minute)
+	return max(scaled, minWindow)
+}
+
+func runbookURL(rp *v1alpha1.ReliabilityProfile, a *v1alpha1.SLOAlerting) string {
+	if a != nil && a.RunbookURL != "" {
+		return a.RunbookURL
+	}
+	if dr := rp.Spec.DisasterRecovery; dr != nil {
+		return dr.RunbookURL
+	}
+	return ""
+}
+
+// percent parses "99.9" into 999/1000, exactly.
+func percent(s string) (*big.Rat, error) {
+	r, ok := new(big.Rat).SetString(strings.TrimSpace(s))
+	if !ok {
+		return nil, fmt.Errorf("%q is not a percentage such as \"99.9\"", s)
+	}
+	return r.Quo(r, big.NewRat(100, 1)), nil
+}
+
+// decimal prints an exact fraction the shortest way: 1/1000 as "0.001", 72/5 as "14.4".
+func decimal(r *big.Rat) string {
+	s := r.FloatString(12)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
+// ErrorBudget is 1 − target.
+func (o Objective) ErrorBudget() *big.Rat { return new(big.Rat).Sub(big.NewRat(1, 1), o.Target) }

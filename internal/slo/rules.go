@@ -1,0 +1,260 @@
+package slo
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+	"time"
+
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// Service is what the manifesto rules need to know about the service itself.
+type Service struct {
+	Name, Namespace, Tier string
+	// VersionMetric is the metric that exposes the running version (O-8), or empty.
+	VersionMetric string
+}
+
+// base is the window of the recorded rates the SLO-window ratio is summed from.
+const base = 5 * time.Minute
+
+// Groups returns the rule groups of a service: one per SLO, and one for the manifesto rules.
+func Groups(svc Service, objectives []Objective) ([]monitoringv1.RuleGroup, error) {
+	var groups []monitoringv1.RuleGroup
+	for _, o := range objectives {
+		g, err := sloGroup(o)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, g)
+	}
+	groups = append(groups, manifestoGroup(svc, objectives))
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if err := parseExpr(r.Expr.StrVal); err != nil {
+				return nil, fmt.Errorf("rendered rule %s%s does not parse (a bug of the operator): %w", r.Record, r.Alert, err)
+			}
+		}
+	}
+	return groups, nil
+}
+
+// indicator holds the PromQL of one SLO's error and request rates over a window.
+type indicator struct {
+	errors, requests func(w string) string // per-second rates over w, aggregated to one series
+	errorRatio       func(w string) string
+	p99              string
+}
+
+func newIndicator(o Objective) (indicator, error) {
+	idx := fmt.Sprintf("spec.slos[name=%s].indicator", o.Name)
+	switch {
+	case o.Ratio != nil:
+		errs, err := selector(idx+".ratio.errors", o.Ratio.Errors)
+		if err != nil {
+			return indicator{}, err
+		}
+		total, err := selector(idx+".ratio.total", o.Ratio.Total)
+		if err != nil {
+			return indicator{}, err
+		}
+		// A counter of errors often does not exist until the first error: count it as zero.
+		e := func(w string) string { return fmt.Sprintf("(sum(rate(%s[%s])) or vector(0))", errs, w) }
+		t := func(w string) string { return fmt.Sprintf("sum(rate(%s[%s]))", total, w) }
+		return indicator{errors: e, requests: t, errorRatio: func(w string) string { return e(w) + " / " + t(w) }}, nil
+	case o.Latency != nil && o.Latency.NativeHistogram:
+		h, err := selector(idx+".latency.histogram", o.Latency.Histogram)
+		if err != nil {
+			return indicator{}, err
+		}
+		th := o.Latency.Threshold
+		slow := func(w string) string {
+			return fmt.Sprintf("(1 - histogram_fraction(0, %s, sum(rate(%s[%s]))))", th, h, w)
+		}
+		t := func(w string) string { return fmt.Sprintf("histogram_count(sum(rate(%s[%s])))", h, w) }
+		return indicator{
+			errors:     func(w string) string { return t(w) + " * " + slow(w) },
+			requests:   t,
+			errorRatio: slow,
+			p99:        fmt.Sprintf("histogram_quantile(0.99, sum(rate(%s[5m])))", h),
+		}, nil
+	default:
+		h, err := selector(idx+".latency.histogram", o.Latency.Histogram)
+		if err != nil {
+			return indicator{}, err
+		}
+		bucket := withSuffix(h, "_bucket", leMatcher(o.Latency.Threshold))
+		count := withSuffix(h, "_count")
+		e := func(w string) string {
+			return fmt.Sprintf("(sum(rate(%s[%s])) - sum(rate(%s[%s])))", count, w, bucket, w)
+		}
+		t := func(w string) string { return fmt.Sprintf("sum(rate(%s[%s]))", count, w) }
+		return indicator{errors: e, requests: t, errorRatio: func(w string) string { return e(w) + " / " + t(w) },
+			p99: fmt.Sprintf("histogram_quantile(0.99, sum by (le) (rate(%s[5m])))", withSuffix(h, "_bucket"))}, nil
+	}
+}
+
+func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
+	ind, err := newIndicator(o)
+	if err != nil {
+		return monitoringv1.RuleGroup{}, err
+	}
+	lbls := map[string]string{"service": o.Service, "slo": o.Name, "tier": o.Tier, "namespace": o.Namespace}
+	sel := matchers(map[string]string{"service": o.Service, "slo": o.Name, "namespace": o.Namespace})
+	budget := o.ErrorBudget()
+	b := decimal(budget)
+	w5 := dur(base)
+
+	rules := []monitoringv1.Rule{
+		record("slo:sli_errors:rate"+w5, ind.errors(w5), lbls),
+		record("slo:sli_requests:rate"+w5, ind.requests(w5), lbls),
+		record("slo:sli_error:ratio_rate"+w5, fmt.Sprintf("slo:sli_errors:rate%s%s / slo:sli_requests:rate%s%s", w5, sel, w5, sel), lbls),
+	}
+	for _, w := range alertWindows(o.Tiers) {
+		if w == base || w == o.Window {
+			continue
+		}
+		rules = append(rules, record("slo:sli_error:ratio_rate"+dur(w), ind.errorRatio(dur(w)), lbls))
+	}
+	W := dur(o.Window)
+	rules = append(rules,
+		record("slo:sli_error:ratio_rate"+W, fmt.Sprintf("sum_over_time(slo:sli_errors:rate%s%s[%s]) / sum_over_time(slo:sli_requests:rate%s%s[%s])", w5, sel, W, w5, sel, W), lbls),
+		record("slo:objective:ratio", "vector("+decimal(o.Target)+")", lbls),
+		record("slo:error_budget:ratio", "vector("+b+")", lbls),
+		record("slo:error_budget_remaining:ratio", fmt.Sprintf("1 - slo:sli_error:ratio_rate%s%s / %s", W, sel, b), lbls),
+	)
+	if o.External != nil {
+		rules = append(rules, record("slo:external_objective:ratio", "vector("+decimal(o.External)+")", lbls))
+	}
+	if ind.p99 != "" {
+		rules = append(rules, record("slo:sli_latency:p99_rate5m", ind.p99, lbls))
+	}
+	for _, t := range o.Tiers {
+		rules = append(rules, burnRateAlert(o, t, sel, lbls))
+	}
+	return monitoringv1.RuleGroup{Name: fmt.Sprintf("%s-slo-%s", o.Service, o.Name), Rules: rules}, nil
+}
+
+func burnRateAlert(o Objective, t Tier, sel string, lbls map[string]string) monitoringv1.Rule {
+	b := decimal(o.ErrorBudget())
+	threshold := decimal(t.BurnRate)
+	long, short := dur(t.Long), dur(t.Short)
+	expr := fmt.Sprintf("slo:sli_error:ratio_rate%s%s / %s > %s and slo:sli_error:ratio_rate%s%s / %s > %s",
+		long, sel, b, threshold, short, sel, b, threshold)
+	spent := new(big.Rat).Mul(t.BurnRate, big.NewRat(int64(t.Long), int64(o.Window)))
+	labels := map[string]string{
+		"severity": t.Severity, "burnrate_tier": t.Name, "long_window": long, "short_window": short,
+	}
+	for k, v := range lbls {
+		labels[k] = v
+	}
+	annotations := map[string]string{
+		"summary": fmt.Sprintf("%s is burning the error budget of SLO %s too fast", o.Service, o.Name),
+		"description": fmt.Sprintf("SLO %s of %s (objective %s%%, %s window) spends its error budget at {{ $value | printf \"%%.1f\" }}× "+
+			"the sustainable rate over %s, confirmed over %s (threshold %s×). This tier fires once %s%% of the %s budget is spent at that rate.",
+			o.Name, o.Service, decimal(new(big.Rat).Mul(o.Target, big.NewRat(100, 1))), dur(o.Window), long, short, threshold,
+			percentOf(spent), dur(o.Window)),
+	}
+	if o.RunbookURL != "" {
+		annotations["runbook_url"] = o.RunbookURL
+	}
+	return monitoringv1.Rule{Alert: "ErrorBudgetBurn", Expr: intstr.FromString(expr), Labels: labels, Annotations: annotations}
+}
+
+func manifestoGroup(svc Service, objectives []Objective) monitoringv1.RuleGroup {
+	lbls := map[string]string{"service": svc.Name, "tier": svc.Tier, "namespace": svc.Namespace}
+	sel := matchers(map[string]string{"service": svc.Name, "namespace": svc.Namespace})
+	rules := []monitoringv1.Rule{
+		record("service:up:ratio", fmt.Sprintf("avg(up%s)", sel), lbls),
+		alert("ServiceTargetDown", fmt.Sprintf("up%s == 0", sel), 5*time.Minute, lbls, "ticket",
+			fmt.Sprintf("A scrape target of %s is down", svc.Name),
+			"Prometheus cannot scrape {{ $labels.instance }} of "+svc.Name+" on /metrics port 8067 (O-6, O-7)."),
+		alert("ServiceNotScraped", fmt.Sprintf("absent(up%s)", sel), 10*time.Minute, lbls, "ticket",
+			fmt.Sprintf("Prometheus scrapes no target of %s", svc.Name),
+			"No target of "+svc.Name+" is scraped: check that the ServiceMonitor selects the service's Services and that Prometheus selects the ServiceMonitor."),
+	}
+	if svc.VersionMetric != "" {
+		rules = append(rules, alert("ServiceVersionMetricAbsent", fmt.Sprintf("absent(%s%s)", svc.VersionMetric, sel), 15*time.Minute, lbls, "ticket",
+			fmt.Sprintf("%s does not expose its version", svc.Name),
+			"The version metric "+svc.VersionMetric+" of "+svc.Name+" is absent (O-8)."))
+	}
+	for _, o := range objectives {
+		if o.RunbookURL != "" {
+			for i := range rules {
+				if rules[i].Alert != "" {
+					rules[i].Annotations["runbook_url"] = o.RunbookURL
+				}
+			}
+			break
+		}
+	}
+	return monitoringv1.RuleGroup{Name: svc.Name + "-manifesto", Rules: rules}
+}
+
+func record(name, expr string, lbls map[string]string) monitoringv1.Rule {
+	return monitoringv1.Rule{Record: name, Expr: intstr.FromString(expr), Labels: copyLabels(lbls)}
+}
+
+func alert(name, expr string, forDuration time.Duration, lbls map[string]string, severity, summary, description string) monitoringv1.Rule {
+	l := copyLabels(lbls)
+	l["severity"] = severity
+	return monitoringv1.Rule{Alert: name, Expr: intstr.FromString(expr), For: ptr.To(monitoringv1.Duration(dur(forDuration))),
+		Labels: l, Annotations: map[string]string{"summary": summary, "description": description}}
+}
+
+func copyLabels(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in)+1)
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// matchers prints {a="1",b="2"} in key order.
+func matchers(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, m[k]))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// alertWindows are the distinct windows of the tiers, shortest first: page and ticket tiers share them.
+func alertWindows(tiers []Tier) []time.Duration {
+	seen := map[time.Duration]bool{}
+	var out []time.Duration
+	for _, t := range tiers {
+		for _, w := range []time.Duration{t.Short, t.Long} {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// percentOf prints a fraction as a percentage with at most two decimals: 1/72 as "1.39".
+func percentOf(r *big.Rat) string {
+	s := new(big.Rat).Mul(r, big.NewRat(100, 1)).FloatString(2)
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+}
+
+// dur writes whole days as days ("7d", not Prometheus' "1w"), as people write SLO windows.
+func dur(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return model.Duration(d).String()
+}
