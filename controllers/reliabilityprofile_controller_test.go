@@ -468,3 +468,71 @@ func TestAProfileChangeInAuditModeIsNotReportedAsDrift(t *testing.T) {
 		t.Errorf("Audit mode changed the PDB: %v %v", pdb.Spec.MaxUnavailable, err)
 	}
 }
+
+func withSLO(rp *v1alpha1.ReliabilityProfile, errorsQuery string) *v1alpha1.ReliabilityProfile {
+	rp.Spec.SLOs = []v1alpha1.SLO{{
+		Name: "availability", Objective: "99.9", ExternalObjective: "99.5",
+		Indicator: v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{
+			Errors: errorsQuery, Total: `http_requests_total{job="checkout"}`,
+		}},
+	}}
+	return rp
+}
+
+func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, withSLO(newProfile(ns), `http_requests_total{job="checkout",code=~"5.."}`))
+	waitReady(t, ns)
+
+	rule := &monitoringv1.PrometheusRule{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, rule); err != nil {
+		t.Fatal(err)
+	}
+	if len(rule.Spec.Groups) != 2 || rule.Spec.Groups[0].Name != "checkout-slo-availability" || rule.Labels["release"] != "test" {
+		t.Fatalf("PrometheusRule groups = %d (%s), labels %v", len(rule.Spec.Groups), rule.Spec.Groups[0].Name, rule.Labels)
+	}
+	goodGeneration := rule.Generation
+
+	// Someone deletes the alerts by hand; the operator restores them.
+	edited := &monitoringv1.PrometheusRule{}
+	editChild(t, ns, edited, func() { edited.Spec.Groups = edited.Spec.Groups[1:] })
+	eventually(t, "rule groups restored", func() error {
+		live := &monitoringv1.PrometheusRule{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
+			return err
+		}
+		if len(live.Spec.Groups) != 2 {
+			return fmt.Errorf("%d groups", len(live.Spec.Groups))
+		}
+		goodGeneration = live.Generation
+		return nil
+	})
+	eventually(t, "drift recorded", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftCorrectedReason))
+
+	// A query that does not parse: Ready=False InvalidQuery with the parser's message, and the last good
+	// PrometheusRule stays as it was.
+	rp := getProfile(t, ns, "checkout")
+	rp.Spec.SLOs[0].Indicator.Ratio.Errors = `http_requests_total{job="checkout",code=~"5.."`
+	if err := k8s.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Ready=False InvalidQuery", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.InvalidQueryReason))
+	c := childState(t, ns, "checkout", "PrometheusRule")
+	if c == nil || c.State != v1alpha1.ChildFailed || !strings.Contains(c.Message, "spec.slos[name=availability].indicator.ratio.errors") ||
+		!strings.Contains(c.Message, "unexpected end of input") || !strings.Contains(c.Message, "last good PrometheusRule is kept") {
+		t.Errorf("resources[] entry = %+v, want Failed naming the field, the parser's message and the kept rule", c)
+	}
+	consistently(t, "the last good PrometheusRule must be kept", 2*time.Second, func() error {
+		live := &monitoringv1.PrometheusRule{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
+			return err
+		}
+		if live.Generation != goodGeneration || len(live.Spec.Groups) != 2 {
+			return fmt.Errorf("it changed: generation %d→%d, %d groups", goodGeneration, live.Generation, len(live.Spec.Groups))
+		}
+		return nil
+	})
+	if s := childState(t, ns, "checkout", "PodDisruptionBudget"); s == nil || s.State != v1alpha1.ChildInSync {
+		t.Errorf("the other children should still be reconciled: %+v", s)
+	}
+}
