@@ -69,9 +69,3 @@ func leMatcher(threshold string) *labels.Matcher {
 	}
 	return labels.MustNewMatcher(labels.MatchRegexp, "le", regexp.QuoteMeta(t)+`0*`)
 }
-
-// parseExpr checks a rendered expression. A failure here is a bug of the operator, not of the profile.
-func parseExpr(expr string) error {
-	_, err := promql.ParseExpr(expr)
-	return err
-}

@@ -1,0 +1,227 @@
+package slo_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/slo"
+)
+
+func objectives(t *testing.T, mutate func(*v1alpha1.SLO)) ([]slo.Objective, error) {
+	t.Helper()
+	rp := availabilityProfile()
+	mutate(&rp.Spec.SLOs[0])
+	return slo.Objectives(rp)
+}
+
+func tierTable(o slo.Objective) string {
+	var rows []string
+	for _, t := range o.Tiers {
+		rows = append(rows, fmt.Sprintf("%s %s %s %v/%v", t.Name, t.Severity, t.BurnRate.FloatString(1), t.Long, t.Short))
+	}
+	return strings.Join(rows, "; ")
+}
+
+func TestTiers(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*v1alpha1.SLO)
+		want   string
+	}{
+		{"a 30-day SLO gets the four default tiers", func(*v1alpha1.SLO) {},
+			"page-fast page 14.4 1h0m0s/5m0s; page-slow page 6.0 6h0m0s/30m0s; ticket-fast ticket 3.0 24h0m0s/2h0m0s; ticket-slow ticket 1.0 72h0m0s/6h0m0s"},
+		{"a 7-day SLO scales the windows by 7/30, never below 5m", func(s *v1alpha1.SLO) { s.Window = "7d" },
+			"page-fast page 14.4 14m0s/5m0s; page-slow page 6.0 1h24m0s/7m0s; ticket-fast ticket 3.0 5h36m0s/28m0s; ticket-slow ticket 1.0 16h48m0s/1h24m0s"},
+		{"severities can be renamed", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{PageSeverity: "critical", TicketSeverity: "warning"}
+		}, "page-fast critical 14.4 1h0m0s/5m0s; page-slow critical 6.0 6h0m0s/30m0s; ticket-fast warning 3.0 24h0m0s/2h0m0s; ticket-slow warning 1.0 72h0m0s/6h0m0s"},
+		{"a tier can be disabled, re-tuned, or added", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{
+				{Name: "ticket-fast", Disabled: true},
+				{Name: "page-fast", BurnRate: "20", ShortWindow: "2m"},
+				{Name: "weekly", Severity: v1alpha1.SeverityTicket, BurnRate: "0.5", LongWindow: "7d", ShortWindow: "1d"},
+			}}
+		}, "page-fast page 20.0 1h0m0s/2m0s; page-slow page 6.0 6h0m0s/30m0s; ticket-slow ticket 1.0 72h0m0s/6h0m0s; weekly ticket 0.5 168h0m0s/24h0m0s"},
+		{"alerting can be disabled while the recording rules stay", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{Disabled: true}
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, err := objectives(t, tt.mutate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tierTable(objs[0]); got != tt.want {
+				t.Errorf("tiers:\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestObjectivesRefuseWhatCannotBeRendered(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*v1alpha1.SLO)
+		wantErr string
+	}{
+		{"an objective of 100 leaves no budget", func(s *v1alpha1.SLO) { s.Objective = "100" }, "spec.slos[0].objective"},
+		{"a new tier without windows", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{{Name: "x", BurnRate: "2", Severity: v1alpha1.SeverityPage}}}
+		}, "tier x: a new tier needs"},
+		{"a short window as long as the long one", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{{Name: "page-fast", ShortWindow: "1h"}}}
+		}, "tier page-fast: shortWindow 1h must be shorter than longWindow 1h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := objectives(t, tt.mutate)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestAQueryThatDoesNotParseIsAnInvalidQueryNamingTheField(t *testing.T) {
+	tests := []struct {
+		name, errors, wantField, wantMessage string
+	}{
+		{"an unclosed brace", `http_requests_total{code=~"5.."`, "indicator.ratio.errors", "unexpected end of input"},
+		{"an expression instead of a selector", `sum(http_requests_total)`, "indicator.ratio.errors", "not a metric selector"},
+		{"a range selector", `http_requests_total[5m]`, "indicator.ratio.errors", "not a metric selector"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, err := objectives(t, func(s *v1alpha1.SLO) { s.Indicator.Ratio.Errors = tt.errors })
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical"}, objs)
+			var invalid *slo.InvalidQueryError
+			if !errors.As(err, &invalid) || !strings.Contains(invalid.Field, tt.wantField) || !strings.Contains(err.Error(), tt.wantMessage) {
+				t.Errorf("err = %v, want an InvalidQueryError on %s saying %q", err, tt.wantField, tt.wantMessage)
+			}
+		})
+	}
+}
+
+func TestRulesAreExactAndNothingIsRecordedTwice(t *testing.T) {
+	rp := availabilityProfile()
+	rp.Spec.SLOs[0].Objective = "99.95"
+	rp.Spec.SLOs = append(rp.Spec.SLOs, v1alpha1.SLO{Name: "latency", Objective: "99", Window: "28d",
+		Indicator: v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{Histogram: `http_request_duration_seconds{job="api"}`, Threshold: "1"}}})
+	objs, err := slo.Objectives(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical", VersionMetric: "api_build_info"}, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, exprs := map[string]bool{}, map[string]bool{}
+	var all strings.Builder
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			all.WriteString(r.Expr.StrVal + "\n")
+			if r.Record == "" {
+				continue
+			}
+			key := r.Record + fmt.Sprint(r.Labels)
+			if records[key] || exprs[r.Expr.StrVal] {
+				t.Errorf("recorded twice: %s = %s", r.Record, r.Expr.StrVal)
+			}
+			records[key], exprs[r.Expr.StrVal] = true, true
+		}
+	}
+	text := all.String()
+	for _, want := range []string{"/ 0.0005 > 14.4", `le=~"1(\\.0+)?"`, "[28d]", "absent(api_build_info{namespace=\"shop\",service=\"api\"})"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rules lack %q", want)
+		}
+	}
+	if strings.Contains(text, "0.000499") || strings.Contains(text, "0.0005000") {
+		t.Errorf("a budget was written with float noise:\n%s", text)
+	}
+}
+
+// BenchmarkRender1000SLOs renders 50 profiles of 20 SLOs (the most a profile may declare) and reports the
+// rules and recorded series each SLO costs Prometheus.
+func BenchmarkRender1000SLOs(b *testing.B) {
+	var profiles []*v1alpha1.ReliabilityProfile
+	for p := range 50 {
+		rp := availabilityProfile()
+		rp.Name, rp.Spec.Service = fmt.Sprintf("svc-%d", p), fmt.Sprintf("svc-%d", p)
+		base := rp.Spec.SLOs[0]
+		rp.Spec.SLOs = nil
+		for s := range 20 {
+			o := base
+			o.Name = fmt.Sprintf("slo-%d", s)
+			rp.Spec.SLOs = append(rp.Spec.SLOs, o)
+		}
+		profiles = append(profiles, rp)
+	}
+	var rules, series int
+	b.ReportAllocs()
+	for b.Loop() {
+		rules, series = 0, 0
+		for _, rp := range profiles {
+			objs, err := slo.Objectives(rp)
+			if err != nil {
+				b.Fatal(err)
+			}
+			groups, err := slo.Groups(slo.Service{Name: rp.Spec.Service, Namespace: "shop", Tier: "critical"}, objs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, g := range groups[:len(groups)-1] { // the last group is the service's manifesto rules
+				for _, r := range g.Rules {
+					rules++
+					if r.Record != "" {
+						series++
+					}
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(rules)/1000, "rules/slo")
+	b.ReportMetric(float64(series)/1000, "series/slo")
+}
+
+// TestEveryRenderedExpressionParses parses every expression of every indicator kind with Prometheus' own
+// parser: ratio, classic and native latency histograms, with and without a version metric.
+func TestEveryRenderedExpressionParses(t *testing.T) {
+	rp := availabilityProfile()
+	rp.Spec.SLOs = append(rp.Spec.SLOs,
+		v1alpha1.SLO{Name: "latency", Objective: "99", Window: "7d", Indicator: v1alpha1.Indicator{
+			Latency: &v1alpha1.LatencyIndicator{Histogram: `http_request_duration_seconds{job="api"}`, Threshold: "0.25"}}},
+		v1alpha1.SLO{Name: "native", Objective: "95", Window: "28d", Indicator: v1alpha1.Indicator{
+			Latency: &v1alpha1.LatencyIndicator{Histogram: `rpc_duration_seconds`, Threshold: "1", NativeHistogram: true}}},
+	)
+	objs, err := slo.Objectives(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical", VersionMetric: "api_build_info"}, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parser.NewParser(parser.Options{})
+	n := 0
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if _, err := p.ParseExpr(r.Expr.StrVal); err != nil {
+				t.Errorf("%s%s in %s: %v\n%s", r.Record, r.Alert, g.Name, err, r.Expr.StrVal)
+			}
+			n++
+		}
+	}
+	if n < 40 {
+		t.Errorf("parsed only %d expressions", n)
+	}
+}
