@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
+	"github.com/reliability-operator/reliability-operator/internal/validate"
 )
 
 // namespace holds every profile of these tests.
@@ -216,8 +219,34 @@ func (p profile) create(t *testing.T, name string) (*unstructured.Unstructured, 
 	t.Helper()
 	u := &unstructured.Unstructured{Object: p.obj}
 	u.SetName(name)
+	offline := offlineValidator(t).Validate(runtime.DeepCopyJSON(u.Object))
 	err := k8s.Create(context.Background(), u, client.DryRunAll)
+	// The CLI's `validate` runs the same rules offline; it must reach the API server's verdict every time.
+	if (err == nil) != (len(offline) == 0) {
+		t.Errorf("offline validation disagrees with the API server:\n  API server: %v\n  offline:    %v", err, offline.ToAggregate())
+	}
 	return u, err
+}
+
+var (
+	offlineOnce sync.Once
+	offline     *validate.Validator
+	offlineErr  error
+)
+
+// offlineValidator compiles the generated CRD, as `reliability-operator validate` does.
+func offlineValidator(t *testing.T) *validate.Validator {
+	t.Helper()
+	offlineOnce.Do(func() {
+		var crd []byte
+		if crd, offlineErr = os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilityprofiles.yaml")); offlineErr == nil {
+			offline, offlineErr = validate.New(crd, "v1alpha1")
+		}
+	})
+	if offlineErr != nil {
+		t.Fatal(offlineErr)
+	}
+	return offline
 }
 
 // caseName turns a test name into an object name.
