@@ -9,6 +9,7 @@ WORKDIR /workspace
 COPY go.mod go.sum ./
 RUN go mod download
 COPY main.go ./
+COPY config/crd/bases/ config/crd/bases/
 COPY api/ api/
 COPY controllers/ controllers/
 COPY internal/ internal/

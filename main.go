@@ -1,10 +1,13 @@
 // Command reliability-operator runs the controller that turns ReliabilityProfiles into cluster configuration.
+// With the subcommands `render` and `validate` it works offline on profile files instead (see internal/cli).
 package main
 
 import (
+	_ "embed"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/labels"
@@ -13,11 +16,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
+	"github.com/reliability-operator/reliability-operator/internal/cli"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
+// crdYAML is the generated CRD, so that `validate` applies the admission rules of this very version.
+//
+//go:embed config/crd/bases/reliability.dev_reliabilityprofiles.yaml
+var crdYAML []byte
+
 func main() {
+	if len(os.Args) > 1 && slices.Contains(cli.Commands, os.Args[1]) {
+		os.Exit(cli.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, crdYAML))
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -66,7 +66,7 @@ func New(crdYAML []byte, version string) (*Validator, error) {
 func (v *Validator) Validate(obj map[string]any) field.ErrorList {
 	var errs field.ErrorList
 	for _, unknown := range pruning.PruneWithOptions(obj, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {
-		errs = append(errs, field.Invalid(field.NewPath(unknown), nil, "unknown field"))
+		errs = append(errs, field.Forbidden(field.NewPath(unknown), "unknown field"))
 	}
 	structuraldefaulting.Default(obj, v.structural)
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, v.schema)...)

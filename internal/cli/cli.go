@@ -1,0 +1,253 @@
+// Package cli is the offline command line of the operator, for GitOps pipelines:
+//
+//	reliability-operator render   -f FILE|DIR|- [-o yaml|json] [--monitoring-labels k=v,...]
+//	reliability-operator validate -f FILE|DIR|-
+//
+// Both read ReliabilityProfiles from files and apply the same admission rules as the API server (the
+// embedded CRD, evaluated by internal/validate) and the same render code as the controller.
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/validate"
+)
+
+// Commands are the subcommands Run knows.
+var Commands = []string{"render", "validate"}
+
+// Run runs one subcommand and returns the process exit code: 0 when every profile is valid (and rendered),
+// 1 when any is not, 2 on a usage error.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byte) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "usage: reliability-operator {%s} -f FILE|DIR|-\n", strings.Join(Commands, "|"))
+		return 2
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files stringList
+	fs.Var(&files, "f", "a profile file, a folder of them (read recursively), or - for standard input; repeatable")
+	output := fs.String("o", "yaml", "output format of render: yaml or json")
+	monitoringLabels := fs.String("monitoring-labels", "", "labels added to ServiceMonitors and PrometheusRules, as the operator's flag")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if len(files) == 0 || (cmd != "render" && cmd != "validate") || (*output != "yaml" && *output != "json") {
+		fs.Usage()
+		return 2
+	}
+	extra, err := labels.ConvertSelectorToLabelsMap(*monitoringLabels)
+	if err != nil {
+		fmt.Fprintf(stderr, "--monitoring-labels: %v\n", err)
+		return 2
+	}
+	validator, err := validate.New(crdYAML, v1alpha1.GroupVersion.Version)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	docs, err := load(files, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+
+	failed := false
+	var rendered []map[string]any
+	for _, d := range docs {
+		problems, objs := check(d, validator, render.Options{MonitoringLabels: extra})
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "%s: %s: %s\n", d.source, d.describe(), p)
+		}
+		failed = failed || len(problems) > 0
+		rendered = append(rendered, objs...)
+	}
+	switch {
+	case cmd == "validate" && !failed:
+		fmt.Fprintf(stdout, "%d profile(s) valid\n", len(docs))
+	case cmd == "render" && !failed:
+		if err := write(stdout, rendered, *output); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// check validates one document like the API server, then renders it like the controller. It returns the
+// problems, each naming its field, and the rendered children.
+func check(d document, v *validate.Validator, opts render.Options) ([]string, []map[string]any) {
+	if d.object["apiVersion"] != v1alpha1.GroupVersion.String() || d.object["kind"] != "ReliabilityProfile" {
+		return []string{fmt.Sprintf("not a ReliabilityProfile (apiVersion %v, kind %v)", d.object["apiVersion"], d.object["kind"])}, nil
+	}
+	var problems []string
+	for _, e := range v.Validate(d.object) {
+		problems = append(problems, e.Error())
+	}
+	if len(problems) > 0 {
+		return problems, nil
+	}
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.object, rp); err != nil {
+		return []string{err.Error()}, nil
+	}
+	if rp.Namespace == "" {
+		rp.Namespace = "default" // as kubectl apply would
+	}
+	objs, err := render.Render(rp, opts)
+	if err != nil {
+		// An invalid query names its field: spec.slos[name=...].indicator.ratio.errors: ...
+		var partial *render.PartialError
+		if errors.As(err, &partial) {
+			err = partial.Err
+		}
+		return []string{err.Error()}, nil
+	}
+	var out []map[string]any
+	for _, o := range objs {
+		u, err := render.Manifest(o)
+		if err != nil {
+			return []string{err.Error()}, nil
+		}
+		out = append(out, u.Object)
+	}
+	return nil, out
+}
+
+// document is one YAML or JSON document of an input file.
+type document struct {
+	source string // file:document-number
+	object map[string]any
+}
+
+func (d document) describe() string {
+	meta, _ := d.object["metadata"].(map[string]any)
+	ns, _ := meta["namespace"].(string)
+	name, _ := meta["name"].(string)
+	if ns == "" {
+		ns = "default"
+	}
+	return fmt.Sprintf("%v %s/%s", d.object["kind"], ns, name)
+}
+
+// load reads every document of the given files, folders (recursively: *.yaml, *.yml, *.json) and standard
+// input, in a stable order. Documents that are not ReliabilityProfiles are kept so they can be reported,
+// except kustomization files, which sit beside profiles in GitOps folders.
+func load(paths []string, stdin io.Reader) ([]document, error) {
+	var docs []document
+	for _, p := range paths {
+		if p == "-" {
+			b, err := io.ReadAll(stdin)
+			if err != nil {
+				return nil, err
+			}
+			d, err := split("<stdin>", b)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, d...)
+			continue
+		}
+		var files []string
+		err := filepath.WalkDir(p, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			ext := filepath.Ext(path)
+			if !e.IsDir() && (path == p || ext == ".yaml" || ext == ".yml" || ext == ".json") &&
+				!strings.HasPrefix(filepath.Base(path), "kustomization.") {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			d, err := split(f, b)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, d...)
+		}
+	}
+	return docs, nil
+}
+
+// split reads the documents of a file the way the API server reads a request body: YAML becomes JSON, and
+// integral numbers become integers (a plain JSON decoder would make every number a float, which the CRD's
+// int-or-string rules refuse).
+func split(source string, b []byte) ([]document, error) {
+	var docs []document
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	for i := 1; ; i++ {
+		raw, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", source, i, err)
+		}
+		js, err := yaml.YAMLToJSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", source, i, err)
+		}
+		obj := map[string]any{}
+		if err := utiljson.Unmarshal(js, &obj); err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", source, i, err)
+		}
+		if len(obj) > 0 {
+			docs = append(docs, document{source: fmt.Sprintf("%s:%d", source, i), object: obj})
+		}
+	}
+}
+
+func write(w io.Writer, objs []map[string]any, format string) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"apiVersion": "v1", "kind": "List", "items": objs})
+	}
+	for _, o := range objs {
+		b, err := yaml.Marshal(o)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "---\n%s", b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
