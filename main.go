@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/labels"
@@ -43,6 +44,8 @@ func run(args []string) error {
 	fs.StringVar(&o.ProbeAddress, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "Elect a leader, so that only one replica writes.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read SLO values and loaded rules from, such as http://prometheus-operated.monitoring:9090 (off when empty).")
+	fs.DurationVar(&o.PrometheusInterval, "prometheus-interval", 5*time.Minute, "How often Prometheus is read; never per reconcile.")
 	monitoringLabels := fs.String("monitoring-labels", "", "Labels added to ServiceMonitors so that Prometheus selects them, such as release=kube-prometheus-stack.")
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
 	zapOpts := zap.Options{TimeEncoder: zapcore.RFC3339NanoTimeEncoder}

@@ -16,11 +16,15 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/observe"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
@@ -47,6 +51,15 @@ type ReliabilityProfileReconciler struct {
 	RenderOptions render.Options
 	// Now is the clock of status timestamps; tests may fix it.
 	Now func() metav1.Time
+	// Observations, when the operator reads Prometheus (--prometheus-url), are the last SLO values and
+	// rule-loading state of each profile; ObservationEvents names the profiles whose observation changed.
+	Observations      Observations
+	ObservationEvents <-chan event.GenericEvent
+}
+
+// Observations gives the last observation of a profile.
+type Observations interface {
+	For(key client.ObjectKey) (observe.Observation, bool)
 }
 
 // Reconcile fetches, renders, applies, and writes the status once if it changed.
@@ -94,6 +107,11 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 
 	setStatus(rp, renderErr, results, r.now())
+	if r.Observations != nil {
+		if obs, ok := r.Observations.For(req.NamespacedName); ok {
+			setObservedStatus(rp, obs)
+		}
+	}
 	r.recordEvents(before, rp, results)
 	if !equality.Semantic.DeepEqual(before.Status, rp.Status) {
 		if err := r.Client.Status().Patch(ctx, rp, client.MergeFrom(before)); err != nil {
@@ -171,6 +189,9 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		For(&v1alpha1.ReliabilityProfile{}, builder.WithPredicates(specOrMetadata))
 	for _, child := range childTypes {
 		b = b.Owns(child, builder.WithPredicates(specOrMetadata))
+	}
+	if r.ObservationEvents != nil {
+		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)
 }

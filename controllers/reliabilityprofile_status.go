@@ -2,13 +2,16 @@ package controllers
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/observe"
 )
 
 // setStatus writes the whole status from this reconcile's outcome. It is pure: the same profile, results and
@@ -151,4 +154,43 @@ func describe(children []v1alpha1.ChildStatus) string {
 		parts = append(parts, fmt.Sprintf("%s/%s (%s): %s", c.Kind, c.Name, c.State, c.Message))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// setObservedStatus writes what Prometheus reported: status.slos[] and the RulesLoaded condition. When
+// Prometheus could not be read, the last known SLO values stay, each with the time it was read.
+func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation) {
+	st := &rp.Status
+	at := metav1.NewTime(obs.At.UTC().Truncate(time.Second))
+	c := metav1.Condition{Type: v1alpha1.RulesLoadedCondition, Status: metav1.ConditionTrue, Reason: v1alpha1.LoadedReason,
+		Message: "Prometheus has loaded every rule group of the profile."}
+	switch {
+	case obs.Err != "":
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.PrometheusUnreachableReason, obs.Err
+	case len(obs.MissingGroups) > 0:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.NotLoadedReason
+		c.Message = fmt.Sprintf("Prometheus has not loaded the rule groups %s of PrometheusRule %s/%s. Check that the "+
+			"Prometheus ruleSelector and ruleNamespaceSelector select it (the operator's --monitoring-labels add labels to it).",
+			strings.Join(obs.MissingGroups, ", "), rp.Namespace, rp.Name)
+	}
+	setCondition(st, c, rp.Generation, at)
+
+	if obs.Err != "" {
+		return
+	}
+	var slos []v1alpha1.SLOStatus
+	for _, s := range rp.Spec.SLOs {
+		entry := v1alpha1.SLOStatus{Name: s.Name, ObservedAt: &at}
+		v := obs.SLOs[s.Name]
+		if v.SLI != nil {
+			entry.SLI = strconv.FormatFloat(*v.SLI*100, 'f', 3, 64) + "%"
+		}
+		if v.BudgetRemaining != nil {
+			entry.ErrorBudgetRemaining = strconv.FormatFloat(*v.BudgetRemaining*100, 'f', 1, 64) + "%"
+		}
+		if v.BurnRate1h != nil {
+			entry.BurnRate1h = strconv.FormatFloat(*v.BurnRate1h, 'f', 2, 64)
+		}
+		slos = append(slos, entry)
+	}
+	st.SLOs = slos
 }

@@ -645,6 +645,9 @@ const (
 	DriftedCondition = "Drifted"
 	// DegradedCondition is True when a child could not be applied: a conflict, a refusal or a missing CRD.
 	DegradedCondition = "Degraded"
+	// RulesLoadedCondition says whether Prometheus has loaded the profile's rule groups. Set only when the
+	// operator runs with --prometheus-url; it does not affect Ready, which is about the children.
+	RulesLoadedCondition = "RulesLoaded"
 )
 
 // Condition reasons of a ReliabilityProfile.
@@ -672,7 +675,33 @@ const (
 	RenderFailedReason = "RenderFailed"
 	// HealthyReason: nothing is degraded.
 	HealthyReason = "Healthy"
+	// LoadedReason: Prometheus has loaded every rule group of the profile.
+	LoadedReason = "Loaded"
+	// NotLoadedReason: the PrometheusRule exists but Prometheus has not loaded some of its groups, most often
+	// because the Prometheus ruleSelector does not match the rule's labels.
+	NotLoadedReason = "NotLoaded"
+	// PrometheusUnreachableReason: the operator could not query Prometheus; children are still reconciled.
+	PrometheusUnreachableReason = "PrometheusUnreachable"
 )
+
+// SLOStatus is what Prometheus reports about one SLO, read at the operator's Prometheus interval.
+type SLOStatus struct {
+	// Name of the SLO.
+	Name string `json:"name"`
+	// SLI is the share of good events over the SLO window, in percent, such as "99.95%".
+	// +optional
+	SLI string `json:"sli,omitempty"`
+	// ErrorBudgetRemaining is the share of the error budget left over the SLO window, in percent; negative
+	// when overspent.
+	// +optional
+	ErrorBudgetRemaining string `json:"errorBudgetRemaining,omitempty"`
+	// BurnRate1h is how fast the budget burned over the last hour: 1 spends it exactly over the SLO window.
+	// +optional
+	BurnRate1h string `json:"burnRate1h,omitempty"`
+	// ObservedAt is when Prometheus was read.
+	// +optional
+	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
+}
 
 // ReliabilityProfileStatus is what the operator observed and did.
 type ReliabilityProfileStatus struct {
@@ -689,6 +718,12 @@ type ReliabilityProfileStatus struct {
 	// Resources has one entry per child object.
 	// +optional
 	Resources []ChildStatus `json:"resources,omitempty"`
+
+	// SLOs report each SLO's SLI, error budget and burn rate, read from Prometheus (--prometheus-url).
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	SLOs []SLOStatus `json:"slos,omitempty"`
 }
 
 // ReliabilityProfile declares the reliability requirements of one service and is turned by the operator into
@@ -702,6 +737,7 @@ type ReliabilityProfileStatus struct {
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Drifted",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`
+// +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.status.slos[0].errorBudgetRemaining`,description="Error budget left of the first SLO"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ReliabilityProfile struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -4,6 +4,7 @@ package operator
 
 import (
 	"fmt"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -22,6 +23,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/controllers"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
+	"github.com/reliability-operator/reliability-operator/internal/observe"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
@@ -32,6 +34,9 @@ type Options struct {
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	Render                  render.Options
+	// PrometheusURL, when set, is read every PrometheusInterval for SLO values and loaded rules.
+	PrometheusURL      string
+	PrometheusInterval time.Duration
 }
 
 // NewScheme knows every kind the operator reads or writes.
@@ -79,6 +84,16 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Applier:       &apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
 		Recorder:      mgr.GetEventRecorder(buildinfo.Service),
 		RenderOptions: o.Render,
+	}
+	if o.PrometheusURL != "" {
+		observer, err := observe.New(o.PrometheusURL, o.PrometheusInterval, mgr.GetClient())
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(observer); err != nil {
+			return nil, err
+		}
+		r.Observations, r.ObservationEvents = observer, observer.Changed
 	}
 	if err := r.SetupWithManager(mgr, served); err != nil {
 		return nil, fmt.Errorf("setting up the ReliabilityProfile controller: %w", err)

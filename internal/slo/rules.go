@@ -110,7 +110,8 @@ func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
 		record("slo:sli_requests:rate"+w5, ind.requests(w5), lbls),
 		record("slo:sli_error:ratio_rate"+w5, fmt.Sprintf("slo:sli_errors:rate%s%s / slo:sli_requests:rate%s%s", w5, sel, w5, sel), lbls),
 	}
-	for _, w := range alertWindows(o.Tiers) {
+	// 1h is always recorded: status and dashboards report the 1h burn rate whatever the alert windows are.
+	for _, w := range alertWindows(append(o.Tiers, Tier{Short: time.Hour, Long: time.Hour})) {
 		if w == base || w == o.Window {
 			continue
 		}

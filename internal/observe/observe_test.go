@@ -1,0 +1,125 @@
+package observe_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/observe"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/testenv"
+)
+
+func profile(name, service string) v1alpha1.ReliabilityProfile {
+	return v1alpha1.ReliabilityProfile{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"},
+		Spec: v1alpha1.ReliabilityProfileSpec{
+			Service: service, Tier: v1alpha1.TierNonCritical,
+			SLOs: []v1alpha1.SLO{{
+				Name: "availability", Objective: "95", Window: "30d",
+				Indicator: v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{
+					Errors: `http_requests_total{job="` + service + `",code=~"5.."}`,
+					Total:  `http_requests_total{job="` + service + `"}`,
+				}},
+			}},
+		},
+	}
+}
+
+// ruleFile is the profile's PrometheusRule as Prometheus reads it from disk.
+func ruleFile(t *testing.T, rp *v1alpha1.ReliabilityProfile) string {
+	t.Helper()
+	rule, err := render.PrometheusRule(rp, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := yaml.Marshal(map[string]any{"groups": rule.Spec.Groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestTheObserverReadsRealNumbersFromARealPrometheus backfills two hours of traffic with 1% errors (10
+// requests a second), loads the rendered rules of one profile into a real Prometheus, and reads the SLO back:
+// with a 95% objective the budget is 5%, so 1% errors leave 80% of it, an SLI of 99% and a burn rate of 0.2.
+// A second profile's rules are not loaded, as when the Prometheus ruleSelector does not match them.
+func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
+	loaded, notLoaded := profile("checkout", "checkout"), profile("search", "search")
+	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
+	start := end.Add(-2 * time.Hour)
+	data := testenv.CounterSamples(`http_requests_total{job="checkout",code="200"}`, start, end, 15*time.Second,
+		func(time.Time) float64 { return 9.9 }) +
+		testenv.CounterSamples(`http_requests_total{job="checkout",code="500"}`, start, end, 15*time.Second,
+			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
+	prom := testenv.StartPrometheus(t, data, map[string]string{"shop-checkout-1234.yaml": ruleFile(t, &loaded)})
+
+	o, err := observe.New(prom.URL, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obs map[client.ObjectKey]observe.Observation
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		obs = o.Observe(context.Background(), []v1alpha1.ReliabilityProfile{loaded, notLoaded}, time.Now())
+		if v := obs[client.ObjectKeyFromObject(&loaded)].SLOs["availability"]; v.BudgetRemaining != nil && v.BurnRate1h != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus gave no SLO values within 30s: %+v", obs)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	got := obs[client.ObjectKeyFromObject(&loaded)]
+	if got.Err != "" || len(got.MissingGroups) != 0 {
+		t.Errorf("loaded profile: err %q, missing groups %v", got.Err, got.MissingGroups)
+	}
+	v := got.SLOs["availability"]
+	for _, c := range []struct {
+		name      string
+		got       *float64
+		want, tol float64
+	}{
+		{"error budget remaining", v.BudgetRemaining, 0.80, 0.01},
+		{"SLI", v.SLI, 0.99, 0.0005},
+		{"1h burn rate", v.BurnRate1h, 0.20, 0.01},
+	} {
+		if c.got == nil || math.Abs(*c.got-c.want) > c.tol {
+			t.Errorf("%s = %v, want %.4f ± %.4f", c.name, deref(c.got), c.want, c.tol)
+		} else {
+			t.Logf("%s = %.4f (want %.4f)", c.name, *c.got, c.want)
+		}
+	}
+
+	missing := obs[client.ObjectKeyFromObject(&notLoaded)]
+	if strings.Join(missing.MissingGroups, ",") != "search-slo-availability,search-manifesto" {
+		t.Errorf("not-loaded profile: missing groups %v, want both of its groups", missing.MissingGroups)
+	}
+}
+
+func TestAnUnreachablePrometheusIsReportedForEveryProfile(t *testing.T) {
+	o, err := observe.New("http://127.0.0.1:1", time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := profile("checkout", "checkout")
+	obs := o.Observe(context.Background(), []v1alpha1.ReliabilityProfile{rp}, time.Now())[client.ObjectKeyFromObject(&rp)]
+	if !strings.Contains(obs.Err, "connection refused") {
+		t.Errorf("Err = %q, want the connection error", obs.Err)
+	}
+}
+
+func deref(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return *f
+}

@@ -1,0 +1,104 @@
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Prometheus is a real Prometheus server (Debian's prometheus package, or $PROMETHEUS) for one test,
+// listening on loopback only.
+type Prometheus struct {
+	URL string
+}
+
+// StartPrometheus backfills the OpenMetrics samples into a fresh TSDB with `promtool tsdb create-blocks-from
+// openmetrics`, then starts Prometheus on it with the given rule files (file name → content), evaluated
+// every second. It is stopped when the test ends.
+func StartPrometheus(t *testing.T, openMetrics string, ruleFiles map[string]string) *Prometheus {
+	t.Helper()
+	bin := os.Getenv("PROMETHEUS")
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("prometheus"); err != nil {
+			t.Fatal("prometheus not found: install Debian's prometheus package or set PROMETHEUS")
+		}
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	input := filepath.Join(dir, "backfill.om")
+	write(t, input, openMetrics)
+	if out, err := exec.Command(Promtool(t), "tsdb", "create-blocks-from", "openmetrics", input, data).CombinedOutput(); err != nil {
+		t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	}
+	var names []string
+	for name, content := range ruleFiles {
+		write(t, filepath.Join(dir, name), content)
+		names = append(names, fmt.Sprintf("%q", filepath.Join(dir, name)))
+	}
+	config := filepath.Join(dir, "prometheus.yml")
+	write(t, config, fmt.Sprintf("global:\n  evaluation_interval: 1s\nrule_files: [%s]\n", strings.Join(names, ", ")))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+data, "--web.listen-address="+addr,
+		"--storage.tsdb.retention.time=60d")
+	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting prometheus: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = logFile.Close()
+	})
+	url := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url + "/-/ready")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &Prometheus{URL: url}
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Fatalf("prometheus was not ready after 30s: %v\n%s", err, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// CounterSamples writes OpenMetrics samples of a counter that grows by perSecond(t) every step, from start
+// to end.
+func CounterSamples(series string, start, end time.Time, step time.Duration, perSecond func(time.Time) float64) string {
+	var b strings.Builder
+	var total float64
+	for ts := start; !ts.After(end); ts = ts.Add(step) {
+		fmt.Fprintf(&b, "%s %g %d\n", series, total, ts.Unix())
+		total += perSecond(ts) * step.Seconds()
+	}
+	return b.String()
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
