@@ -12,10 +12,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -37,6 +39,9 @@ type Options struct {
 	// PrometheusURL, when set, is read every PrometheusInterval for SLO values and loaded rules.
 	PrometheusURL      string
 	PrometheusInterval time.Duration
+	// SeveralInOneProcess lets tests start more than one operator in one process (controller names are
+	// otherwise process-wide unique, for their metrics).
+	SeveralInOneProcess bool
 }
 
 // NewScheme knows every kind the operator reads or writes.
@@ -75,6 +80,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// Releasing the lease on shutdown lets the next replica take over at once, not after the lease expires.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{ByObject: byObject},
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.SeveralInOneProcess)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)

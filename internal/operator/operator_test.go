@@ -13,9 +13,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
@@ -29,7 +31,7 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	}
 	defer func() { _ = env.Stop() }()
 
-	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: "0", ProbeAddress: "0"})
+	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: "0", ProbeAddress: "0", SeveralInOneProcess: true})
 	if err != nil {
 		t.Fatalf("the operator did not start without prometheus-operator's CRDs: %v", err)
 	}
@@ -107,4 +109,105 @@ func checkKindNotInstalled(ctx context.Context, c client.Client) error {
 		}
 	}
 	return nil
+}
+
+// TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules runs the operator with --prometheus-url
+// against a real Prometheus. Prometheus holds two hours of backfilled traffic with 1% errors and the rule
+// file of one profile, as prometheus-operator would have written it; the other profile's rules were never
+// loaded, as when the Prometheus ruleSelector does not match them.
+func TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules(t *testing.T) {
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+
+	loaded, notLoaded := sloProfile("checkout"), sloProfile("search")
+	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
+	data := testenv.CounterSamples(`http_requests_total{job="checkout",code="200"}`, end.Add(-2*time.Hour), end, 15*time.Second,
+		func(time.Time) float64 { return 9.9 }) +
+		testenv.CounterSamples(`http_requests_total{job="checkout",code="500"}`, end.Add(-2*time.Hour), end, 15*time.Second,
+			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
+	rule, err := render.PrometheusRule(loaded, render.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesYAML, err := yaml.Marshal(map[string]any{"groups": rule.Spec.Groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := testenv.StartPrometheus(t, data, map[string]string{"shop-checkout-0a1b.yaml": string(rulesYAML)})
+
+	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: "0", ProbeAddress: "0", SeveralInOneProcess: true,
+		PrometheusURL: prom.URL, PrometheusInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range []*v1alpha1.ReliabilityProfile{loaded, notLoaded} {
+		if err := c.Create(ctx, rp); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	status := func(name string) (*v1alpha1.ReliabilityProfile, *metav1.Condition) {
+		rp := &v1alpha1.ReliabilityProfile{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: name}, rp); err != nil {
+			t.Fatal(err)
+		}
+		return rp, meta.FindStatusCondition(rp.Status.Conditions, v1alpha1.RulesLoadedCondition)
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		rp, cond := status("checkout")
+		if cond != nil && cond.Status == metav1.ConditionTrue && len(rp.Status.SLOs) == 1 &&
+			rp.Status.SLOs[0].ErrorBudgetRemaining == "80.0%" && rp.Status.SLOs[0].SLI == "99.000%" && rp.Status.SLOs[0].BurnRate1h == "0.20" {
+			t.Logf("status.slos = %+v", rp.Status.SLOs)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkout: RulesLoaded %+v, slos %+v; want Loaded, 80.0%% budget, 99.000%% SLI, burn rate 0.20", cond, rp.Status.SLOs)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	_, cond := status("search")
+	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != v1alpha1.NotLoadedReason ||
+		!strings.Contains(cond.Message, "search-slo-availability") || !strings.Contains(cond.Message, "ruleSelector") {
+		t.Errorf("search: RulesLoaded = %+v, want False/NotLoaded naming the group and the ruleSelector", cond)
+	}
+	if rp, _ := status("search"); meta.IsStatusConditionFalse(rp.Status.Conditions, v1alpha1.ReadyCondition) {
+		t.Errorf("rules not loaded by Prometheus must not make the children un-Ready: %+v", rp.Status.Conditions)
+	}
+}
+
+func sloProfile(service string) *v1alpha1.ReliabilityProfile {
+	return &v1alpha1.ReliabilityProfile{
+		ObjectMeta: metav1.ObjectMeta{Name: service, Namespace: "shop"},
+		Spec: v1alpha1.ReliabilityProfileSpec{
+			Service: service, Tier: v1alpha1.TierNonCritical,
+			Selector: v1alpha1.LabelSelector{MatchLabels: map[string]string{"app": service}},
+			SLOs: []v1alpha1.SLO{{
+				Name: "availability", Objective: "95", Window: "30d",
+				Indicator: v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{
+					Errors: `http_requests_total{job="` + service + `",code=~"5.."}`,
+					Total:  `http_requests_total{job="` + service + `"}`,
+				}},
+			}},
+		},
+	}
 }
