@@ -6,7 +6,8 @@
 //
 // # Series
 //
-// Every series carries the labels service, slo, tier and namespace. Names follow one scheme,
+// Every SLO series carries the labels service, slo, tier and namespace (service:up:ratio has no slo). The
+// profile's selectors are limited to its namespace unless they name one. Names follow one scheme,
 // level:metric:operation (the Prometheus recording-rule convention):
 //
 //	slo:sli_errors:rate5m                  errors per second over 5m (the base of the SLO window)

@@ -3,6 +3,7 @@ package slo
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -56,16 +57,33 @@ func withSuffix(vs *parser.VectorSelector, suffix string, extra ...*labels.Match
 	return out.String()
 }
 
-// leMatcher selects the bucket of a threshold whichever way its `le` label is spelt: Prometheus 3 writes
-// bucket bounds as floats ("1.0"), Prometheus 2 and client libraries as they were declared ("1").
+// leMatcher selects the bucket of a threshold whichever way its `le` label is spelt: as declared by the
+// client library ("1", "0.25"), with a trailing ".0" or zeros, or as Prometheus 3 writes bucket bounds
+// (OpenMetrics floats: "1.0", "1e+06", "5e-05").
 func leMatcher(threshold string) *labels.Matcher {
-	t := strings.TrimRight(threshold, "0")
-	if strings.HasSuffix(t, ".") || !strings.Contains(threshold, ".") {
-		t = strings.TrimSuffix(t, ".")
-		if !strings.Contains(threshold, ".") {
-			t = threshold
-		}
-		return labels.MustNewMatcher(labels.MatchRegexp, "le", regexp.QuoteMeta(t)+`(\.0+)?`)
+	spellings := []string{regexp.QuoteMeta(threshold) + `(\.0*)?`}
+	if strings.Contains(threshold, ".") {
+		spellings[0] = regexp.QuoteMeta(strings.TrimRight(threshold, "0")) + `0*`
 	}
-	return labels.MustNewMatcher(labels.MatchRegexp, "le", regexp.QuoteMeta(t)+`0*`)
+	if f, err := strconv.ParseFloat(threshold, 64); err == nil {
+		om := labels.FormatOpenMetricsFloat(f)
+		if !regexp.MustCompile("^(?:" + spellings[0] + ")$").MatchString(om) {
+			spellings = append(spellings, regexp.QuoteMeta(om))
+		}
+	}
+	return labels.MustNewMatcher(labels.MatchRegexp, "le", strings.Join(spellings, "|"))
+}
+
+// inNamespace limits a selector to the profile's namespace unless it names one itself: a staging and a
+// production profile whose selectors were copied from each other (`job="payments"`) must not count each
+// other's traffic.
+func inNamespace(vs *parser.VectorSelector, namespace string) *parser.VectorSelector {
+	for _, m := range vs.LabelMatchers {
+		if m.Name == "namespace" {
+			return vs
+		}
+	}
+	out := &parser.VectorSelector{Name: vs.Name, LabelMatchers: append([]*labels.Matcher(nil), vs.LabelMatchers...)}
+	out.LabelMatchers = append(out.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, "namespace", namespace))
+	return out
 }

@@ -58,6 +58,7 @@ func newIndicator(o Objective) (indicator, error) {
 		if err != nil {
 			return indicator{}, err
 		}
+		errs, total = inNamespace(errs, o.Namespace), inNamespace(total, o.Namespace)
 		// A counter of errors often does not exist until the first error: count it as zero.
 		e := func(w string) string { return fmt.Sprintf("(sum(rate(%s[%s])) or vector(0))", errs, w) }
 		t := func(w string) string { return fmt.Sprintf("sum(rate(%s[%s]))", total, w) }
@@ -67,13 +68,16 @@ func newIndicator(o Objective) (indicator, error) {
 		if err != nil {
 			return indicator{}, err
 		}
+		h = inNamespace(h, o.Namespace)
 		th := o.Latency.Threshold
 		slow := func(w string) string {
 			return fmt.Sprintf("(1 - histogram_fraction(0, %s, sum(rate(%s[%s]))))", th, h, w)
 		}
 		t := func(w string) string { return fmt.Sprintf("histogram_count(sum(rate(%s[%s])))", h, w) }
 		return indicator{
-			errors:     func(w string) string { return t(w) + " * " + slow(w) },
+			// Without traffic histogram_fraction is NaN, and one NaN would blank the SLO-window sum for the
+			// whole window: a quiet window counts as no errors.
+			errors:     func(w string) string { return "((" + t(w) + " * " + slow(w) + ") >= 0 or vector(0))" },
 			requests:   t,
 			errorRatio: slow,
 			p99:        fmt.Sprintf("histogram_quantile(0.99, sum(rate(%s[5m])))", h),
@@ -83,6 +87,7 @@ func newIndicator(o Objective) (indicator, error) {
 		if err != nil {
 			return indicator{}, err
 		}
+		h = inNamespace(h, o.Namespace)
 		bucket := withSuffix(h, "_bucket", leMatcher(o.Latency.Threshold))
 		count := withSuffix(h, "_count")
 		e := func(w string) string {
@@ -108,7 +113,9 @@ func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
 	rules := []monitoringv1.Rule{
 		record("slo:sli_errors:rate"+w5, ind.errors(w5), lbls),
 		record("slo:sli_requests:rate"+w5, ind.requests(w5), lbls),
-		record("slo:sli_error:ratio_rate"+w5, fmt.Sprintf("slo:sli_errors:rate%s%s / slo:sli_requests:rate%s%s", w5, sel, w5, sel), lbls),
+		// sum() on both sides here and in the SLO-window ratio: while the tier changes, series of both tiers
+		// exist, and they must add up rather than fail as a duplicate label set.
+		record("slo:sli_error:ratio_rate"+w5, fmt.Sprintf("sum(slo:sli_errors:rate%s%s) / sum(slo:sli_requests:rate%s%s)", w5, sel, w5, sel), lbls),
 	}
 	// 1h is always recorded: status and dashboards report the 1h burn rate whatever the alert windows are.
 	for _, w := range alertWindows(append(o.Tiers, Tier{Short: time.Hour, Long: time.Hour})) {
@@ -119,7 +126,7 @@ func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
 	}
 	W := dur(o.Window)
 	rules = append(rules,
-		record("slo:sli_error:ratio_rate"+W, fmt.Sprintf("sum_over_time(slo:sli_errors:rate%s%s[%s]) / sum_over_time(slo:sli_requests:rate%s%s[%s])", w5, sel, W, w5, sel, W), lbls),
+		record("slo:sli_error:ratio_rate"+W, fmt.Sprintf("sum(sum_over_time(slo:sli_errors:rate%s%s[%s])) / sum(sum_over_time(slo:sli_requests:rate%s%s[%s]))", w5, sel, W, w5, sel, W), lbls),
 		record("slo:objective:ratio", "vector("+decimal(o.Target)+")", lbls),
 		record("slo:error_budget:ratio", "vector("+b+")", lbls),
 		record("slo:error_budget_remaining:ratio", fmt.Sprintf("1 - slo:sli_error:ratio_rate%s%s / %s", W, sel, b), lbls),

@@ -153,8 +153,8 @@ func (s scenario) promtoolTest() map[string]any {
 		"name":     s.name,
 		"interval": "1m",
 		"input_series": []map[string]any{
-			{"series": `http_requests_total{job="api",code="200"}`, "values": strings.Join(ok, " ")},
-			{"series": `http_requests_total{job="api",code="500"}`, "values": strings.Join(failed, " ")},
+			{"series": `http_requests_total{job="api",namespace="shop",code="200"}`, "values": strings.Join(ok, " ")},
+			{"series": `http_requests_total{job="api",namespace="shop",code="500"}`, "values": strings.Join(failed, " ")},
 		},
 		"promql_expr_test": exprTests,
 	}
@@ -177,4 +177,42 @@ func names(ss []scenario) string {
 		n = append(n, s.name)
 	}
 	return strings.Join(n, "; ")
+}
+
+// TestATierChangeKeepsTheSLOWindowSeries: the SLO-window ratio sums recorded 5m rates over 30 days, so after
+// the profile's tier changes, the window holds series of both tiers. They must add up into one series, not
+// fail with a duplicate label set and blank the budget for a month.
+func TestATierChangeKeepsTheSLOWindowSeries(t *testing.T) {
+	objectives, err := slo.Objectives(availabilityProfile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical"}, objectives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": groups})
+	old := `{namespace="shop",service="api",slo="availability",tier="non-critical"}`
+	writeYAML(t, filepath.Join(dir, "tests.yaml"), map[string]any{
+		"rule_files": []string{"rules.yaml"}, "evaluation_interval": "1m",
+		"tests": []map[string]any{{
+			"interval": "1m",
+			"input_series": []map[string]any{
+				// What the rules recorded while the service was non-critical, until an hour in.
+				{"series": "slo:sli_errors:rate5m" + old, "values": "1x60 stale"},
+				{"series": "slo:sli_requests:rate5m" + old, "values": "10x60 stale"},
+				{"series": `http_requests_total{job="api",namespace="shop",code="200"}`, "values": "0+600x120"},
+			},
+			"promql_expr_test": []map[string]any{
+				{"expr": `count(slo:sli_error:ratio_rate30d{service="api"})`, "eval_time": "30m", "exp_samples": []map[string]any{{"labels": "{}", "value": 1}}},
+				{"expr": `count(slo:sli_error:ratio_rate5m{service="api"})`, "eval_time": "30m", "exp_samples": []map[string]any{{"labels": "{}", "value": 1}}},
+				{"expr": `count(slo:error_budget_remaining:ratio{service="api"})`, "eval_time": "90m", "exp_samples": []map[string]any{{"labels": "{}", "value": 1}}},
+			},
+		}},
+	})
+	out, err := exec.Command(testenv.Promtool(t), "test", "rules", filepath.Join(dir, "tests.yaml")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
 }
