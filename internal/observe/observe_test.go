@@ -55,9 +55,9 @@ func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
 	loaded, notLoaded := profile("checkout", "checkout"), profile("search", "search")
 	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
 	start := end.Add(-2 * time.Hour)
-	data := testenv.CounterSamples(`http_requests_total{job="checkout",code="200"}`, start, end, 15*time.Second,
+	data := testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="200"}`, start, end, 15*time.Second,
 		func(time.Time) float64 { return 9.9 }) +
-		testenv.CounterSamples(`http_requests_total{job="checkout",code="500"}`, start, end, 15*time.Second,
+		testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="500"}`, start, end, 15*time.Second,
 			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
 	prom := testenv.StartPrometheus(t, data, map[string]string{"shop-checkout-1234.yaml": ruleFile(t, &loaded)})
 

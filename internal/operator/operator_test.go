@@ -124,9 +124,9 @@ func TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules(t *testin
 
 	loaded, notLoaded := sloProfile("checkout"), sloProfile("search")
 	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
-	data := testenv.CounterSamples(`http_requests_total{job="checkout",code="200"}`, end.Add(-2*time.Hour), end, 15*time.Second,
+	data := testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="200"}`, end.Add(-2*time.Hour), end, 15*time.Second,
 		func(time.Time) float64 { return 9.9 }) +
-		testenv.CounterSamples(`http_requests_total{job="checkout",code="500"}`, end.Add(-2*time.Hour), end, 15*time.Second,
+		testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="500"}`, end.Add(-2*time.Hour), end, 15*time.Second,
 			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
 	rule, err := render.PrometheusRule(loaded, render.Options{})
 	if err != nil {
