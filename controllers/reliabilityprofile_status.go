@@ -166,6 +166,9 @@ func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation)
 	switch {
 	case obs.Err != "":
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1alpha1.PrometheusUnreachableReason, obs.Err
+	case obs.NoRule:
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.NotLoadedReason
+		c.Message = "The profile has no PrometheusRule yet, so Prometheus has nothing to load; see the PrometheusRule in resources[]."
 	case len(obs.MissingGroups) > 0:
 		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.NotLoadedReason
 		c.Message = fmt.Sprintf("Prometheus has not loaded the rule groups %s of PrometheusRule %s/%s. Check that the "+
@@ -189,6 +192,13 @@ func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation)
 		}
 		if v.BurnRate1h != nil {
 			entry.BurnRate1h = strconv.FormatFloat(*v.BurnRate1h, 'f', 2, 64)
+		}
+		// observedAt moves only with the values: an unchanged SLO costs no status write.
+		for _, prev := range st.SLOs {
+			if prev.Name == entry.Name && prev.SLI == entry.SLI && prev.ErrorBudgetRemaining == entry.ErrorBudgetRemaining &&
+				prev.BurnRate1h == entry.BurnRate1h && prev.ObservedAt != nil {
+				entry.ObservedAt = prev.ObservedAt
+			}
 		}
 		slos = append(slos, entry)
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/observe"
 )
 
 var (
@@ -140,5 +142,44 @@ func TestDriftRecords(t *testing.T) {
 			t.Errorf("the drift record survived a spec change: %+v", c)
 		}
 		wantCondition(t, rp, v1alpha1.DriftedCondition, metav1.ConditionFalse, v1alpha1.NoDriftReason)
+	})
+}
+
+func TestSetObservedStatus(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	rp := profileAt(1, v1alpha1.ModeEnforce)
+	rp.Spec.SLOs = []v1alpha1.SLO{{Name: "availability"}}
+	values := observe.Observation{At: t0.Time, SLOs: map[string]observe.SLOValues{
+		"availability": {SLI: f(0.99), BudgetRemaining: f(0.8), BurnRate1h: f(0.2)},
+	}}
+
+	setObservedStatus(rp, values)
+	wantCondition(t, rp, v1alpha1.RulesLoadedCondition, metav1.ConditionTrue, v1alpha1.LoadedReason)
+	if got := rp.Status.SLOs; len(got) != 1 || got[0].SLI != "99.000%" || got[0].ErrorBudgetRemaining != "80.0%" || got[0].BurnRate1h != "0.20" {
+		t.Fatalf("status.slos = %+v", got)
+	}
+
+	t.Run("the same values a poll later change nothing, so no status is written", func(t *testing.T) {
+		before := rp.Status.DeepCopy()
+		later := values
+		later.At = t1.Time
+		setObservedStatus(rp, later)
+		if !equality.Semantic.DeepEqual(before, &rp.Status) {
+			t.Errorf("status changed:\nbefore %+v\nafter  %+v", before, rp.Status)
+		}
+	})
+	t.Run("an unreachable Prometheus keeps the last values", func(t *testing.T) {
+		setObservedStatus(rp, observe.Observation{At: t1.Time, Err: "connection refused"})
+		wantCondition(t, rp, v1alpha1.RulesLoadedCondition, metav1.ConditionUnknown, v1alpha1.PrometheusUnreachableReason)
+		if rp.Status.SLOs[0].ErrorBudgetRemaining != "80.0%" {
+			t.Errorf("the last known budget was lost: %+v", rp.Status.SLOs)
+		}
+	})
+	t.Run("a profile without a PrometheusRule is not blamed on the ruleSelector", func(t *testing.T) {
+		setObservedStatus(rp, observe.Observation{At: t1.Time, NoRule: true})
+		c := meta.FindStatusCondition(rp.Status.Conditions, v1alpha1.RulesLoadedCondition)
+		if c.Reason != v1alpha1.NotLoadedReason || strings.Contains(c.Message, "ruleSelector") {
+			t.Errorf("RulesLoaded = %+v", c)
+		}
 	})
 }

@@ -698,7 +698,8 @@ type SLOStatus struct {
 	// BurnRate1h is how fast the budget burned over the last hour: 1 spends it exactly over the SLO window.
 	// +optional
 	BurnRate1h string `json:"burnRate1h,omitempty"`
-	// ObservedAt is when Prometheus was read.
+	// ObservedAt is when Prometheus was read and these values last changed; the status is not rewritten while
+	// they stay the same.
 	// +optional
 	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
 }

@@ -15,18 +15,20 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
 // SLOValues are the numbers of one SLO; nil when Prometheus has no value (no traffic yet, or rules not
@@ -42,8 +44,17 @@ type Observation struct {
 	Err string
 	// SLOs by SLO name.
 	SLOs map[string]SLOValues
-	// MissingGroups are the rule groups of the profile that Prometheus has not loaded.
+	// MissingGroups are the rule groups of the profile's PrometheusRule that Prometheus has not loaded.
 	MissingGroups []string
+	// NoRule is true when the profile has no PrometheusRule (yet), so there is nothing to load.
+	NoRule bool
+}
+
+// Rule is what the observer needs of a profile's live PrometheusRule: prometheus-operator writes it to the
+// file <namespace>-<name>-<uid>.yaml, with these groups.
+type Rule struct {
+	UID    string
+	Groups []string
 }
 
 // Observer polls Prometheus. It implements manager.Runnable.
@@ -103,13 +114,17 @@ func (o *Observer) poll(ctx context.Context) {
 		log.FromContext(ctx).Error(err, "Listing profiles to observe failed")
 		return
 	}
-	now := time.Now()
-	found := o.Observe(ctx, list.Items, now)
+	rules, err := o.liveRules(ctx)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "Listing PrometheusRules to observe failed")
+		return
+	}
+	found := o.Observe(ctx, list.Items, rules, time.Now())
 	o.mu.Lock()
 	var changed []client.ObjectKey
 	for key, obs := range found {
-		old, ok := o.observations[key]
-		if !ok || !sameFindings(old, obs) || old.At != obs.At {
+		// Only a change of what was found costs a reconcile (and a status write); the time alone does not.
+		if old, ok := o.observations[key]; !ok || !sameFindings(old, obs) {
 			changed = append(changed, key)
 		}
 	}
@@ -126,15 +141,41 @@ func (o *Observer) poll(ctx context.Context) {
 	}
 }
 
+// liveRules are the operator's PrometheusRules, by profile. Without prometheus-operator's CRD there are none.
+func (o *Observer) liveRules(ctx context.Context) (map[client.ObjectKey]Rule, error) {
+	list := &monitoringv1.PrometheusRuleList{}
+	err := o.Profiles.List(ctx, list, client.MatchingLabels{render.ManagedByLabel: render.ManagedByValue})
+	if meta.IsNoMatchError(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[client.ObjectKey]Rule{}
+	for _, r := range list.Items {
+		profile := r.Labels[render.ProfileLabel]
+		if profile == "" {
+			continue
+		}
+		rule := Rule{UID: string(r.UID)}
+		for _, g := range r.Spec.Groups {
+			rule.Groups = append(rule.Groups, g.Name)
+		}
+		out[client.ObjectKey{Namespace: r.Namespace, Name: profile}] = rule
+	}
+	return out, nil
+}
+
 func sameFindings(a, b Observation) bool {
-	return a.Err == b.Err && reflect.DeepEqual(a.SLOs, b.SLOs) && reflect.DeepEqual(a.MissingGroups, b.MissingGroups)
+	return a.Err == b.Err && a.NoRule == b.NoRule && reflect.DeepEqual(a.SLOs, b.SLOs) &&
+		reflect.DeepEqual(a.MissingGroups, b.MissingGroups)
 }
 
 // seriesKey identifies an SLO's series: its namespace, service and slo labels.
 type seriesKey struct{ namespace, service, slo string }
 
-// Observe queries Prometheus once for all the given profiles.
-func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityProfile, now time.Time) map[client.ObjectKey]Observation {
+// Observe queries Prometheus once for all the given profiles, whose live PrometheusRules are given.
+func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityProfile, rules map[client.ObjectKey]Rule, now time.Time) map[client.ObjectKey]Observation {
 	out := map[client.ObjectKey]Observation{}
 	values, groups, err := o.query(ctx, now)
 	for _, rp := range profiles {
@@ -153,7 +194,11 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 				obs.SLOs[s.Name] = v
 			}
 		}
-		obs.MissingGroups = missingGroups(&rp, groups)
+		if rule, ok := rules[key]; ok {
+			obs.MissingGroups = missingGroups(key, rule, groups)
+		} else {
+			obs.NoRule = true
+		}
 		out[key] = obs
 	}
 	return out
@@ -211,26 +256,14 @@ func (o *Observer) query(ctx context.Context, now time.Time) (map[seriesKey]SLOV
 	return values, groups, nil
 }
 
-// missingGroups are the profile's groups that no loaded rule file holds. prometheus-operator writes each
-// PrometheusRule to a file named <namespace>-<name>-<uid>.yaml; a file of the profile's rule is one whose
-// name starts with <namespace>-<name>.
-func missingGroups(rp *v1alpha1.ReliabilityProfile, loaded map[string][]string) []string {
-	want := []string{}
-	for _, s := range rp.Spec.SLOs {
-		want = append(want, fmt.Sprintf("%s-slo-%s", rp.Spec.Service, s.Name))
-	}
-	want = append(want, rp.Spec.Service+"-manifesto")
-	prefix := rp.Namespace + "-" + rp.Name
+// missingGroups are the groups of the profile's live PrometheusRule that Prometheus has not loaded from the
+// file prometheus-operator writes the rule to: <namespace>-<name>-<uid>.yaml (matched exactly: a prefix
+// would confuse profile "api" with "api-canary").
+func missingGroups(key client.ObjectKey, rule Rule, loaded map[string][]string) []string {
+	file := fmt.Sprintf("%s-%s-%s.yaml", key.Namespace, key.Name, rule.UID)
 	var missing []string
-	for _, g := range want {
-		found := false
-		for file, names := range loaded {
-			if strings.HasPrefix(file, prefix) && slices.Contains(names, g) {
-				found = true
-				break
-			}
-		}
-		if !found {
+	for _, g := range rule.Groups {
+		if !slices.Contains(loaded[file], g) {
 			missing = append(missing, g)
 		}
 	}

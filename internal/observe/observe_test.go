@@ -33,8 +33,9 @@ func profile(name, service string) v1alpha1.ReliabilityProfile {
 	}
 }
 
-// ruleFile is the profile's PrometheusRule as Prometheus reads it from disk.
-func ruleFile(t *testing.T, rp *v1alpha1.ReliabilityProfile) string {
+// ruleFile is the profile's PrometheusRule as Prometheus reads it from disk, and what the observer knows of
+// the live rule.
+func ruleFile(t *testing.T, rp *v1alpha1.ReliabilityProfile, uid string) (string, observe.Rule) {
 	t.Helper()
 	rule, err := render.PrometheusRule(rp, render.Options{})
 	if err != nil {
@@ -44,22 +45,36 @@ func ruleFile(t *testing.T, rp *v1alpha1.ReliabilityProfile) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	live := observe.Rule{UID: uid}
+	for _, g := range rule.Spec.Groups {
+		live.Groups = append(live.Groups, g.Name)
+	}
+	return string(b), live
 }
 
 // TestTheObserverReadsRealNumbersFromARealPrometheus backfills two hours of traffic with 1% errors (10
 // requests a second), loads the rendered rules of one profile into a real Prometheus, and reads the SLO back:
 // with a 95% objective the budget is 5%, so 1% errors leave 80% of it, an SLI of 99% and a burn rate of 0.2.
-// A second profile's rules are not loaded, as when the Prometheus ruleSelector does not match them.
+// A second profile's rules are not loaded, as when the Prometheus ruleSelector does not match them, though a
+// file whose name starts like theirs is; a third profile has no PrometheusRule yet.
 func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
-	loaded, notLoaded := profile("checkout", "checkout"), profile("search", "search")
+	loaded, notLoaded, noRule := profile("checkout", "checkout"), profile("search", "search"), profile("cart", "cart")
+	lookalike := profile("search-canary", "search")
 	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
 	start := end.Add(-2 * time.Hour)
 	data := testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="200"}`, start, end, 15*time.Second,
 		func(time.Time) float64 { return 9.9 }) +
 		testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="500"}`, start, end, 15*time.Second,
 			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
-	prom := testenv.StartPrometheus(t, data, map[string]string{"shop-checkout-1234.yaml": ruleFile(t, &loaded)})
+	loadedFile, loadedRule := ruleFile(t, &loaded, "1234")
+	lookalikeFile, _ := ruleFile(t, &lookalike, "9abc")
+	_, notLoadedRule := ruleFile(t, &notLoaded, "5678")
+	prom := testenv.StartPrometheus(t, data, map[string]string{
+		"shop-checkout-1234.yaml": loadedFile, "shop-search-canary-9abc.yaml": lookalikeFile,
+	})
+	rules := map[client.ObjectKey]observe.Rule{
+		client.ObjectKeyFromObject(&loaded): loadedRule, client.ObjectKeyFromObject(&notLoaded): notLoadedRule,
+	}
 
 	o, err := observe.New(prom.URL, time.Minute, nil)
 	if err != nil {
@@ -68,7 +83,7 @@ func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
 	var obs map[client.ObjectKey]observe.Observation
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		obs = o.Observe(context.Background(), []v1alpha1.ReliabilityProfile{loaded, notLoaded}, time.Now())
+		obs = o.Observe(context.Background(), []v1alpha1.ReliabilityProfile{loaded, notLoaded, noRule}, rules, time.Now())
 		if v := obs[client.ObjectKeyFromObject(&loaded)].SLOs["availability"]; v.BudgetRemaining != nil && v.BurnRate1h != nil {
 			break
 		}
@@ -103,6 +118,9 @@ func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
 	if strings.Join(missing.MissingGroups, ",") != "search-slo-availability,search-manifesto" {
 		t.Errorf("not-loaded profile: missing groups %v, want both of its groups", missing.MissingGroups)
 	}
+	if none := obs[client.ObjectKeyFromObject(&noRule)]; !none.NoRule || len(none.MissingGroups) != 0 {
+		t.Errorf("profile without a PrometheusRule: %+v, want NoRule", none)
+	}
 }
 
 func TestAnUnreachablePrometheusIsReportedForEveryProfile(t *testing.T) {
@@ -111,7 +129,7 @@ func TestAnUnreachablePrometheusIsReportedForEveryProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	rp := profile("checkout", "checkout")
-	obs := o.Observe(context.Background(), []v1alpha1.ReliabilityProfile{rp}, time.Now())[client.ObjectKeyFromObject(&rp)]
+	obs := o.Observe(context.Background(), []v1alpha1.ReliabilityProfile{rp}, nil, time.Now())[client.ObjectKeyFromObject(&rp)]
 	if !strings.Contains(obs.Err, "connection refused") {
 		t.Errorf("Err = %q, want the connection error", obs.Err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
-	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
@@ -128,18 +128,11 @@ func TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules(t *testin
 		func(time.Time) float64 { return 9.9 }) +
 		testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="500"}`, end.Add(-2*time.Hour), end, 15*time.Second,
 			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
-	rule, err := render.PrometheusRule(loaded, render.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rulesYAML, err := yaml.Marshal(map[string]any{"groups": rule.Spec.Groups})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prom := testenv.StartPrometheus(t, data, map[string]string{"shop-checkout-0a1b.yaml": string(rulesYAML)})
-
+	// Prometheus starts once the operator has created the PrometheusRule, with the rule in the file
+	// prometheus-operator would write: <namespace>-<name>-<uid>.yaml.
+	addr := testenv.FreeAddress(t)
 	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: "0", ProbeAddress: "0", SeveralInOneProcess: true,
-		PrometheusURL: prom.URL, PrometheusInterval: time.Second})
+		PrometheusURL: "http://" + addr, PrometheusInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +157,19 @@ func TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules(t *testin
 			t.Fatal(err)
 		}
 	}
+	rule := &monitoringv1.PrometheusRule{}
+	deadline := time.Now().Add(30 * time.Second)
+	for c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "checkout"}, rule) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the operator created no PrometheusRule within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rulesYAML, err := yaml.Marshal(map[string]any{"groups": rule.Spec.Groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.StartPrometheusAt(t, addr, data, map[string]string{fmt.Sprintf("shop-checkout-%s.yaml", rule.UID): string(rulesYAML)})
 
 	status := func(name string) (*v1alpha1.ReliabilityProfile, *metav1.Condition) {
 		rp := &v1alpha1.ReliabilityProfile{}
@@ -172,7 +178,7 @@ func TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules(t *testin
 		}
 		return rp, meta.FindStatusCondition(rp.Status.Conditions, v1alpha1.RulesLoadedCondition)
 	}
-	deadline := time.Now().Add(45 * time.Second)
+	deadline = time.Now().Add(45 * time.Second)
 	for {
 		rp, cond := status("checkout")
 		if cond != nil && cond.Status == metav1.ConditionTrue && len(rp.Status.SLOs) == 1 &&

@@ -23,6 +23,23 @@ type Prometheus struct {
 // every second. It is stopped when the test ends.
 func StartPrometheus(t *testing.T, openMetrics string, ruleFiles map[string]string) *Prometheus {
 	t.Helper()
+	return StartPrometheusAt(t, FreeAddress(t), openMetrics, ruleFiles)
+}
+
+// FreeAddress is a loopback address with a free port, for a server a test starts later.
+func FreeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+// StartPrometheusAt is StartPrometheus on the given address.
+func StartPrometheusAt(t *testing.T, addr, openMetrics string, ruleFiles map[string]string) *Prometheus {
+	t.Helper()
 	bin := os.Getenv("PROMETHEUS")
 	if bin == "" {
 		var err error
@@ -45,12 +62,6 @@ func StartPrometheus(t *testing.T, openMetrics string, ruleFiles map[string]stri
 	config := filepath.Join(dir, "prometheus.yml")
 	write(t, config, fmt.Sprintf("global:\n  evaluation_interval: 1s\nrule_files: [%s]\n", strings.Join(names, ", ")))
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
 	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+data, "--web.listen-address="+addr,
 		"--storage.tsdb.retention.time=60d")
 	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
