@@ -170,9 +170,10 @@ type SLO struct {
 	// +optional
 	ExternalObjective string `json:"externalObjective,omitempty"`
 
-	// Window is the SLO's rolling window in days, such as "30d" (default), "28d" or "7d".
+	// Window is the SLO's rolling window in days, from "7d" to "90d", such as "30d" (default) or "28d".
+	// Shorter windows leave the fast burn-rate tiers no room between their long and short windows.
 	// +kubebuilder:default="30d"
-	// +kubebuilder:validation:Pattern=`^([1-9]|[1-8][0-9]|90)d$`
+	// +kubebuilder:validation:Pattern=`^([7-9]|[1-8][0-9]|90)d$`
 	// +optional
 	Window string `json:"window,omitempty"`
 
@@ -278,6 +279,7 @@ type SLOAlerting struct {
 
 // BurnRateTier is one row of the multi-window multi-burn-rate table.
 //
+// +kubebuilder:validation:XValidation:rule="!has(self.longWindow) || !has(self.shortWindow) || int(self.shortWindow.substring(0, size(self.shortWindow) - 1)) * (self.shortWindow.endsWith('d') ? 1440 : (self.shortWindow.endsWith('h') ? 60 : 1)) < int(self.longWindow.substring(0, size(self.longWindow) - 1)) * (self.longWindow.endsWith('d') ? 1440 : (self.longWindow.endsWith('h') ? 60 : 1))",message="spec.slos[].alerting.tiers[].shortWindow: must be shorter than longWindow",fieldPath=".shortWindow"
 // +kubebuilder:validation:XValidation:rule="(has(self.disabled) && self.disabled) || (has(self.burnRate) && has(self.longWindow) && has(self.shortWindow) && has(self.severity)) || self.name in ['page-fast', 'page-slow', 'ticket-fast', 'ticket-slow']",message="spec.slos[].alerting.tiers[]: a new tier needs severity, burnRate, longWindow and shortWindow"
 type BurnRateTier struct {
 	// Name of the tier; the default tiers are page-fast, page-slow, ticket-fast and ticket-slow.
@@ -302,12 +304,14 @@ type BurnRateTier struct {
 	BurnRate string `json:"burnRate,omitempty"`
 
 	// LongWindow is the long window, a Prometheus duration such as "1h".
-	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
 	// +optional
 	LongWindow string `json:"longWindow,omitempty"`
 
 	// ShortWindow is the short window, a Prometheus duration such as "5m".
-	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
 	// +optional
 	ShortWindow string `json:"shortWindow,omitempty"`
 }
@@ -733,6 +737,7 @@ type ReliabilityProfileStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=rprof,categories=reliability
+// +kubebuilder:validation:XValidation:rule="!has(self.metadata.name) || size(self.metadata.name) <= 63",message="metadata.name: at most 63 characters: it becomes the value of the reliability.dev/profile label of every child"
 // +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`
 // +kubebuilder:printcolumn:name="Tier",type=string,JSONPath=`.spec.tier`
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1

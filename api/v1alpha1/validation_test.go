@@ -218,7 +218,9 @@ func (p profile) del(t *testing.T, path ...any) {
 func (p profile) create(t *testing.T, name string) (*unstructured.Unstructured, error) {
 	t.Helper()
 	u := &unstructured.Unstructured{Object: p.obj}
-	u.SetName(name)
+	if u.GetName() == "" {
+		u.SetName(name)
+	}
 	offline := offlineValidator(t).Validate(runtime.DeepCopyJSON(u.Object))
 	err := k8s.Create(context.Background(), u, client.DryRunAll)
 	// The CLI's `validate` runs the same rules offline; it must reach the API server's verdict every time.
@@ -543,6 +545,30 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 				p.set(t, "yaml: {matchExpressions: [{key: team, operator: Exists, values: [a]}]}", "spec", "network", "ingress", 0, "from", 0, "namespaceSelector")
 			},
 			want: []string{`spec.network.ingress[0].from[0].namespaceSelector.matchExpressions[0]`, `Exists and DoesNotExist take none`},
+		},
+		{
+			name:   "an SLO window too short for the fast burn-rate tiers",
+			mutate: func(t *testing.T, p profile) { p.set(t, "6d", "spec", "slos", 0, "window") },
+			want:   []string{`spec.slos[0].window`, `should match`},
+		},
+		{
+			name: "a burn-rate tier window of zero",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {tiers: [{name: page-fast, shortWindow: 0m}]}", "spec", "slos", 0, "alerting")
+			},
+			want: []string{`spec.slos[0].alerting.tiers[0].shortWindow`, `should match`},
+		},
+		{
+			name: "a burn-rate tier whose short window is not shorter than its long one",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {tiers: [{name: page-fast, longWindow: 1h, shortWindow: 60m}]}", "spec", "slos", 0, "alerting")
+			},
+			want: []string{`spec.slos[0].alerting.tiers[0].shortWindow`, `must be shorter than longWindow`},
+		},
+		{
+			name:   "a profile name longer than a label value may be",
+			mutate: func(t *testing.T, p profile) { p.set(t, strings.Repeat("a", 64), "metadata", "name") },
+			want:   []string{`metadata.name`, `at most 63 characters`},
 		},
 		{
 			name:   "a scrape interval with its units out of order",

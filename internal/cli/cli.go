@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -104,6 +105,13 @@ func check(d document, v *validate.Validator, opts render.Options) ([]string, []
 		return []string{fmt.Sprintf("not a ReliabilityProfile (apiVersion %v, kind %v)", d.object["apiVersion"], d.object["kind"])}, nil
 	}
 	var problems []string
+	// The API server requires a name before it looks at the schema.
+	meta, _ := d.object["metadata"].(map[string]any)
+	if name, _ := meta["name"].(string); name == "" {
+		problems = append(problems, "metadata.name: Required value")
+	} else if errs := k8svalidation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		problems = append(problems, "metadata.name: Invalid value: "+strings.Join(errs, "; "))
+	}
 	for _, e := range v.Validate(d.object) {
 		problems = append(problems, e.Error())
 	}

@@ -128,6 +128,14 @@ spec:
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: stray}
+---
+apiVersion: reliability.dev/v1alpha1
+kind: ReliabilityProfile
+metadata: {namespace: shop}
+spec:
+  service: shop
+  tier: non-critical
+  selector: {matchLabels: {app: shop}}
 `
 	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -143,6 +151,7 @@ metadata: {name: stray}
 		file + ":3: ReliabilityProfile shop/query: spec.slos[name=errors].indicator.ratio.errors:",
 		"unexpected end of input inside braces",
 		file + ":4: ConfigMap default/stray: not a ReliabilityProfile",
+		file + ":5: ReliabilityProfile shop/: metadata.name: Required value",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, errOut)
