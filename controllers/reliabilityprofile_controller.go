@@ -74,7 +74,15 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 
 	before := rp.DeepCopy()
-	desired, renderErr := render.Render(rp, r.RenderOptions)
+	others := &v1alpha1.ReliabilityProfileList{}
+	if err := r.Client.List(ctx, others, client.InNamespace(rp.Namespace)); err != nil {
+		return ctrl.Result{}, err
+	}
+	var desired []client.Object
+	renderErr := duplicateService(rp, others.Items)
+	if renderErr == nil {
+		desired, renderErr = render.Render(rp, r.RenderOptions)
+	}
 	kinds := childKinds()
 	var unrendered []apply.Result
 	var partial *render.PartialError
@@ -148,6 +156,31 @@ func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.Reli
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		}
 	}
+}
+
+// DuplicateServiceError says that an older profile of the namespace declares the same service.
+type DuplicateServiceError struct{ Service, Profile string }
+
+func (e *DuplicateServiceError) Error() string {
+	return fmt.Sprintf("spec.service: %q is already declared by the older profile %s in this namespace; its series and "+
+		"alerts would collide with this profile's, so this profile renders nothing (one profile per service)", e.Service, e.Profile)
+}
+
+// duplicateService refuses a profile when an older one (by creation time, then name) in the same namespace
+// declares the same service: both would write the same series.
+func duplicateService(rp *v1alpha1.ReliabilityProfile, namespace []v1alpha1.ReliabilityProfile) error {
+	for i := range namespace {
+		o := &namespace[i]
+		if o.UID == rp.UID || o.Spec.Service != rp.Spec.Service || !o.DeletionTimestamp.IsZero() {
+			continue
+		}
+		older := o.CreationTimestamp.Before(&rp.CreationTimestamp) ||
+			(o.CreationTimestamp.Equal(&rp.CreationTimestamp) && o.Name < rp.Name)
+		if older {
+			return &DuplicateServiceError{Service: rp.Spec.Service, Profile: o.Name}
+		}
+	}
+	return nil
 }
 
 // unrenderedResult reports a child the profile could not be turned into.

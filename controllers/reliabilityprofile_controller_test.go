@@ -536,3 +536,23 @@ func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *test
 		t.Errorf("the other children should still be reconciled: %+v", s)
 	}
 }
+
+func TestASecondProfileForTheSameServiceIsRefusedAndRendersNothing(t *testing.T) {
+	ns := startReadyProfile(t)
+	second := newProfile(ns)
+	second.Name = "checkout-copy"
+	createProfile(t, second)
+
+	eventually(t, "Degraded DuplicateService", conditionIs(ns, "checkout-copy", v1alpha1.DegradedCondition, metav1.ConditionTrue, v1alpha1.DuplicateServiceReason))
+	eventually(t, "Ready=False", conditionIs(ns, "checkout-copy", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.DuplicateServiceReason))
+	c := meta.FindStatusCondition(getProfile(t, ns, "checkout-copy").Status.Conditions, v1alpha1.DegradedCondition)
+	if !strings.Contains(c.Message, `"checkout" is already declared by the older profile checkout`) {
+		t.Errorf("Degraded message = %q", c.Message)
+	}
+	for _, obj := range []client.Object{&monitoringv1.ServiceMonitor{}, &monitoringv1.PrometheusRule{}, &policyv1.PodDisruptionBudget{}} {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout-copy"}, obj); !apierrors.IsNotFound(err) {
+			t.Errorf("the refused profile created a %T (err=%v)", obj, err)
+		}
+	}
+	waitReady(t, ns) // the first profile is untouched
+}

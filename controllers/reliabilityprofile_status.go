@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -57,6 +58,10 @@ func setDegradedCondition(st *v1alpha1.ReliabilityProfileStatus, generation int6
 		Reason: v1alpha1.HealthyReason, Message: "Every child could be applied."}
 	if renderErr != nil {
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1alpha1.RenderFailedReason, renderErr.Error()
+		var duplicate *DuplicateServiceError
+		if errors.As(renderErr, &duplicate) {
+			c.Reason = v1alpha1.DuplicateServiceReason
+		}
 	} else if bad := childrenIn(st.Resources, v1alpha1.ChildConflict, v1alpha1.ChildFailed); len(bad) > 0 {
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, degradedReason(results), describe(bad)
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
@@ -182,4 +183,37 @@ func TestSetObservedStatus(t *testing.T) {
 			t.Errorf("RulesLoaded = %+v", c)
 		}
 	})
+}
+
+func TestDuplicateService(t *testing.T) {
+	at := func(name, service string, created metav1.Time) v1alpha1.ReliabilityProfile {
+		rp := v1alpha1.ReliabilityProfile{}
+		rp.Name, rp.UID, rp.Spec.Service, rp.CreationTimestamp = name, types.UID(name), service, created
+		return rp
+	}
+	a, b, c := at("a", "shop", t0), at("b", "shop", t1), at("c", "cart", t0)
+	sameTime := at("0-first", "shop", t1)
+	tests := []struct {
+		name    string
+		rp      v1alpha1.ReliabilityProfile
+		ns      []v1alpha1.ReliabilityProfile
+		refused string
+	}{
+		{"the only profile of a service is accepted", c, []v1alpha1.ReliabilityProfile{a, c}, ""},
+		{"the oldest profile of a service keeps it", a, []v1alpha1.ReliabilityProfile{a, b}, ""},
+		{"a younger profile of the same service is refused", b, []v1alpha1.ReliabilityProfile{a, b}, "a"},
+		{"created in the same second, the name decides", b, []v1alpha1.ReliabilityProfile{sameTime, b}, "0-first"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := duplicateService(&tt.rp, tt.ns)
+			var dup *DuplicateServiceError
+			switch {
+			case tt.refused == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.refused != "" && (!errors.As(err, &dup) || dup.Profile != tt.refused):
+				t.Errorf("err = %v, want refused in favour of %s", err, tt.refused)
+			}
+		})
+	}
 }

@@ -675,6 +675,9 @@ const (
 	// InvalidQueryReason: a PromQL fragment of the profile does not parse; the last good PrometheusRule is
 	// kept.
 	InvalidQueryReason = "InvalidQuery"
+	// DuplicateServiceReason: an older profile in the namespace declares the same service; its series and
+	// alerts would collide with this one's, so this profile renders nothing.
+	DuplicateServiceReason = "DuplicateService"
 	// RenderFailedReason: the profile could not be turned into objects.
 	RenderFailedReason = "RenderFailed"
 	// HealthyReason: nothing is degraded.
