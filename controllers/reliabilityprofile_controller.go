@@ -193,7 +193,7 @@ func unrenderedResult(e *render.PartialError) apply.Result {
 	return apply.Result{
 		APIVersion: e.Kind.GroupVersion().String(), Kind: e.Kind.Kind, Name: e.Name,
 		State: v1alpha1.ChildFailed, Reason: reason,
-		Message: e.Err.Error() + "; the last good " + e.Kind.Kind + " is kept.",
+		Message: e.Err.Error() + "; the " + e.Kind.Kind + " is left as it is (the last good one, if there is one).",
 	}
 }
 

@@ -61,11 +61,7 @@ func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
 	loaded, notLoaded, noRule := profile("checkout", "checkout"), profile("search", "search"), profile("cart", "cart")
 	lookalike := profile("search-canary", "search")
 	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
-	start := end.Add(-2 * time.Hour)
-	data := testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="200"}`, start, end, 15*time.Second,
-		func(time.Time) float64 { return 9.9 }) +
-		testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="500"}`, start, end, 15*time.Second,
-			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
+	data := testenv.RequestTraffic("checkout", "shop", end, 10, 0.01)
 	loadedFile, loadedRule := ruleFile(t, &loaded, "1234")
 	lookalikeFile, _ := ruleFile(t, &lookalike, "9abc")
 	_, notLoadedRule := ruleFile(t, &notLoaded, "5678")

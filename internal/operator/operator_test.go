@@ -13,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -29,26 +30,9 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { _ = env.Stop() }) // after the operator stops: cleanups run last-in first-out
 
-	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: "0", ProbeAddress: "0", SeveralInOneProcess: true})
-	if err != nil {
-		t.Fatalf("the operator did not start without prometheus-operator's CRDs: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-
-	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, c := startOperator(t, cfg, operator.Options{})
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatal(err)
@@ -120,35 +104,16 @@ func TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { _ = env.Stop() }) // after the operator stops: cleanups run last-in first-out
 
 	loaded, notLoaded := sloProfile("checkout"), sloProfile("search")
 	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
-	data := testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="200"}`, end.Add(-2*time.Hour), end, 15*time.Second,
-		func(time.Time) float64 { return 9.9 }) +
-		testenv.CounterSamples(`http_requests_total{job="checkout",namespace="shop",code="500"}`, end.Add(-2*time.Hour), end, 15*time.Second,
-			func(time.Time) float64 { return 0.1 }) + "# EOF\n"
+	data := testenv.RequestTraffic("checkout", "shop", end, 10, 0.01)
 	// Prometheus starts once the operator has created the PrometheusRule, with the rule in the file
 	// prometheus-operator would write: <namespace>-<name>-<uid>.yaml.
 	addr := testenv.FreeAddress(t)
-	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: "0", ProbeAddress: "0", SeveralInOneProcess: true,
+	ctx, c := startOperator(t, cfg, operator.Options{
 		PrometheusURL: "http://" + addr, PrometheusInterval: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -216,4 +181,28 @@ func sloProfile(service string) *v1alpha1.ReliabilityProfile {
 			}},
 		},
 	}
+}
+
+// startOperator runs the operator until the test ends and returns a client of the test's own.
+func startOperator(t *testing.T, cfg *rest.Config, o operator.Options) (context.Context, client.Client) {
+	t.Helper()
+	o.MetricsAddress, o.ProbeAddress, o.SeveralInOneProcess = "0", "0", true
+	mgr, err := operator.New(cfg, o)
+	if err != nil {
+		t.Fatalf("the operator did not start: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, c
 }

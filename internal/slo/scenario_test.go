@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -97,16 +98,8 @@ func TestBurnRateScenariosWithPromtool(t *testing.T) {
 		},
 	}
 
-	objectives, err := slo.Objectives(availabilityProfile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical"}, objectives)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": groups})
+	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": rulesOf(t, availabilityProfile(), "")})
 
 	var tests []map[string]any
 	for _, s := range scenarios {
@@ -160,6 +153,20 @@ func (s scenario) promtoolTest() map[string]any {
 	}
 }
 
+// rulesOf renders the rule groups of a profile for the service "api" in "shop".
+func rulesOf(t *testing.T, rp *v1alpha1.ReliabilityProfile, versionMetric string) []monitoringv1.RuleGroup {
+	t.Helper()
+	objectives, err := slo.Objectives(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical", VersionMetric: versionMetric}, objectives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return groups
+}
+
 func writeYAML(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := yaml.Marshal(v)
@@ -183,16 +190,8 @@ func names(ss []scenario) string {
 // the profile's tier changes, the window holds series of both tiers. They must add up into one series, not
 // fail with a duplicate label set and blank the budget for a month.
 func TestATierChangeKeepsTheSLOWindowSeries(t *testing.T) {
-	objectives, err := slo.Objectives(availabilityProfile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical"}, objectives)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": groups})
+	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": rulesOf(t, availabilityProfile(), "")})
 	old := `{namespace="shop",service="api",slo="availability",tier="non-critical"}`
 	writeYAML(t, filepath.Join(dir, "tests.yaml"), map[string]any{
 		"rule_files": []string{"rules.yaml"}, "evaluation_interval": "1m",

@@ -116,14 +116,7 @@ func TestRulesAreExactAndNothingIsRecordedTwice(t *testing.T) {
 	rp.Spec.SLOs[0].Objective = "99.95"
 	rp.Spec.SLOs = append(rp.Spec.SLOs, v1alpha1.SLO{Name: "latency", Objective: "99", Window: "28d",
 		Indicator: v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{Histogram: `http_request_duration_seconds{job="api"}`, Threshold: "1"}}})
-	objs, err := slo.Objectives(rp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical", VersionMetric: "api_build_info"}, objs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	groups := rulesOf(t, rp, "api_build_info")
 	records, exprs := map[string]bool{}, map[string]bool{}
 	var all strings.Builder
 	for _, g := range groups {
@@ -203,14 +196,7 @@ func TestEveryRenderedExpressionParses(t *testing.T) {
 		v1alpha1.SLO{Name: "native", Objective: "95", Window: "28d", Indicator: v1alpha1.Indicator{
 			Latency: &v1alpha1.LatencyIndicator{Histogram: `rpc_duration_seconds`, Threshold: "1", NativeHistogram: true}}},
 	)
-	objs, err := slo.Objectives(rp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical", VersionMetric: "api_build_info"}, objs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	groups := rulesOf(t, rp, "api_build_info")
 	p := parser.NewParser(parser.Options{})
 	n := 0
 	for _, g := range groups {

@@ -95,6 +95,19 @@ func StartPrometheusAt(t *testing.T, addr, openMetrics string, ruleFiles map[str
 	}
 }
 
+// RequestTraffic is two hours, up to end, of http_requests_total for a job in a namespace: requestsPerSecond
+// in all, errorShare of them with code 500, as OpenMetrics for StartPrometheus.
+func RequestTraffic(job, namespace string, end time.Time, requestsPerSecond, errorShare float64) string {
+	start := end.Add(-2 * time.Hour)
+	series := func(code string) string {
+		return fmt.Sprintf(`http_requests_total{job=%q,namespace=%q,code=%q}`, job, namespace, code)
+	}
+	ok := func(time.Time) float64 { return requestsPerSecond * (1 - errorShare) }
+	failed := func(time.Time) float64 { return requestsPerSecond * errorShare }
+	return CounterSamples(series("200"), start, end, 15*time.Second, ok) +
+		CounterSamples(series("500"), start, end, 15*time.Second, failed) + "# EOF\n"
+}
+
 // CounterSamples writes OpenMetrics samples of a counter that grows by perSecond(t) every step, from start
 // to end.
 func CounterSamples(series string, start, end time.Time, step time.Duration, perSecond func(time.Time) float64) string {
