@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -46,6 +47,7 @@ func run(args []string) error {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read SLO values and loaded rules from, such as http://prometheus-operated.monitoring:9090 (off when empty).")
 	fs.DurationVar(&o.PrometheusInterval, "prometheus-interval", 5*time.Minute, "How often Prometheus is read; never per reconcile.")
+	grafanaSelector := fs.String("grafana-instance-selector", "", "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).")
 	monitoringLabels := fs.String("monitoring-labels", "", "Labels added to ServiceMonitors so that Prometheus selects them, such as release=kube-prometheus-stack.")
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
 	zapOpts := zap.Options{TimeEncoder: zapcore.RFC3339NanoTimeEncoder}
@@ -58,6 +60,13 @@ func run(args []string) error {
 		return fmt.Errorf("--monitoring-labels: %w", err)
 	}
 	o.Render = render.Options{MonitoringLabels: extra}
+	if *grafanaSelector != "" {
+		sel, err := metav1.ParseToLabelSelector(*grafanaSelector)
+		if err != nil {
+			return fmt.Errorf("--grafana-instance-selector: %w", err)
+		}
+		o.Render.GrafanaInstanceSelector = sel
+	}
 
 	logger := zap.New(zap.UseFlagOptions(&zapOpts)).WithValues("service", buildinfo.Service) // O-2
 	ctrl.SetLogger(logger)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -142,15 +143,16 @@ func TestAProfileCreatesItsChildrenAndBecomesReady(t *testing.T) {
 		t.Errorf("a new profile reports drift: %v", err)
 	}
 	rp = getProfile(t, ns, "checkout")
-	if len(rp.Status.Resources) != 4 {
-		t.Fatalf("status.resources = %+v, want four children", rp.Status.Resources)
+	if len(rp.Status.Resources) != 5 {
+		t.Fatalf("status.resources = %+v, want five children", rp.Status.Resources)
 	}
 	for _, c := range rp.Status.Resources {
 		if c.State != v1alpha1.ChildInSync {
 			t.Errorf("%s/%s is %s: %s", c.Kind, c.Name, c.State, c.Message)
 		}
 	}
-	for _, c := range []client.Object{&monitoringv1.ServiceMonitor{}, &monitoringv1.PrometheusRule{}, &policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
+	for _, c := range []client.Object{&monitoringv1.ServiceMonitor{}, &monitoringv1.PrometheusRule{}, &policyv1.PodDisruptionBudget{},
+		&networkingv1.NetworkPolicy{}, &grafanav1beta1.GrafanaDashboard{}} {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, c); err != nil {
 			t.Fatalf("%T: %v", c, err)
 		}
@@ -178,6 +180,13 @@ func TestAProfileCreatesItsChildrenAndBecomesReady(t *testing.T) {
 	_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, pdb)
 	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
 		t.Errorf("PDB maxUnavailable = %v, want the default 1", pdb.Spec.MaxUnavailable)
+	}
+	dash := &grafanav1beta1.GrafanaDashboard{}
+	_ = k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, dash)
+	if dash.Spec.InstanceSelector == nil || dash.Spec.InstanceSelector.MatchLabels["dashboards"] != "grafana" ||
+		dash.Spec.FolderTitle != ns || !strings.Contains(dash.Spec.JSON, `"service:up:ratio{namespace=\"`+ns+`\",service=\"checkout\"}"`) {
+		t.Errorf("GrafanaDashboard: selector %v, folder %q, JSON has the service's availability query: %v",
+			dash.Spec.InstanceSelector, dash.Spec.FolderTitle, strings.Contains(dash.Spec.JSON, "service:up:ratio"))
 	}
 }
 
@@ -336,8 +345,8 @@ func TestAChildTheProfileNoLongerRendersIsDeleted(t *testing.T) {
 		return fmt.Errorf("still there (err=%v)", err)
 	})
 	waitReady(t, ns)
-	if n := len(getProfile(t, ns, "checkout").Status.Resources); n != 3 {
-		t.Errorf("status.resources has %d entries, want 3", n)
+	if n := len(getProfile(t, ns, "checkout").Status.Resources); n != 4 {
+		t.Errorf("status.resources has %d entries, want 4", n)
 	}
 }
 

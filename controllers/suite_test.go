@@ -68,7 +68,8 @@ func runSuite(m *testing.M) int {
 	opCfg.Wrap(operatorWrites.wrap)
 	mgr, err := operator.New(opCfg, operator.Options{
 		MetricsAddress: "0", ProbeAddress: "0",
-		Render: render.Options{MonitoringLabels: map[string]string{"release": "test"}},
+		Render: render.Options{MonitoringLabels: map[string]string{"release": "test"},
+			GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 
+	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -27,6 +28,9 @@ type Options struct {
 	// MonitoringLabels are added to ServiceMonitors and PrometheusRules so that Prometheus'
 	// serviceMonitorSelector and ruleSelector pick them up (kube-prometheus-stack selects `release: <name>`).
 	MonitoringLabels map[string]string
+	// GrafanaInstanceSelector selects the Grafana instances of grafana-operator that show the dashboards;
+	// nil renders no dashboards.
+	GrafanaInstanceSelector *metav1.LabelSelector
 }
 
 // Render returns every child object of the profile, in a stable order. The profile is expected to carry the
@@ -48,8 +52,17 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 	if np := NetworkPolicy(rp); np != nil {
 		objs = append(objs, np)
 	}
+	// The dashboard reads the same SLOs as the rule: when those do not parse, neither is rendered, and both
+	// keep their last good version.
 	if ruleErr != nil {
 		return objs, &PartialError{Kind: ruleKind, Name: rp.Name, Err: ruleErr}
+	}
+	dash, err := GrafanaDashboard(rp, opts)
+	if err != nil {
+		return objs, &PartialError{Kind: dashboardKind, Name: rp.Name, Err: err}
+	}
+	if dash != nil {
+		objs = append(objs, dash)
 	}
 	return objs, nil
 }
@@ -65,7 +78,10 @@ func (e *PartialError) Error() string { return fmt.Sprintf("%s %s: %v", e.Kind.K
 
 func (e *PartialError) Unwrap() error { return e.Err }
 
-var ruleKind = monitoringv1.SchemeGroupVersion.WithKind(monitoringv1.PrometheusRuleKind)
+var (
+	ruleKind      = monitoringv1.SchemeGroupVersion.WithKind(monitoringv1.PrometheusRuleKind)
+	dashboardKind = grafanav1beta1.SchemeGroupVersion.WithKind("GrafanaDashboard")
+)
 
 // childMeta is the metadata shared by every child: the profile's name and namespace, and only the operator's
 // own labels. The profile's labels and annotations are never copied: Argo CD's tracking label on a child
@@ -96,5 +112,6 @@ func ChildTypes() []client.Object {
 		&monitoringv1.PrometheusRule{TypeMeta: typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.PrometheusRuleKind)},
 		&policyv1.PodDisruptionBudget{TypeMeta: typeMeta(policyv1.SchemeGroupVersion.String(), "PodDisruptionBudget")},
 		&networkingv1.NetworkPolicy{TypeMeta: typeMeta(networkingv1.SchemeGroupVersion.String(), "NetworkPolicy")},
+		&grafanav1beta1.GrafanaDashboard{TypeMeta: typeMeta(dashboardKind.GroupVersion().String(), dashboardKind.Kind)},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
@@ -16,7 +17,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 // goldenOptions are the operator flags the golden cases are rendered with.
 var goldenOptions = map[string]Options{
-	"full": {MonitoringLabels: map[string]string{"release": "kube-prometheus-stack"}},
+	"full": {MonitoringLabels: map[string]string{"release": "kube-prometheus-stack"},
+		GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
+	"latency": {GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
 }
 
 // TestRenderMatchesGoldenFiles renders every testdata/<case>/profile.yaml and compares the children, one

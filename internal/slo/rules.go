@@ -105,7 +105,7 @@ func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
 		return monitoringv1.RuleGroup{}, err
 	}
 	lbls := map[string]string{"service": o.Service, "slo": o.Name, "tier": o.Tier, "namespace": o.Namespace}
-	sel := matchers(map[string]string{"service": o.Service, "slo": o.Name, "namespace": o.Namespace})
+	sel := o.Matchers()
 	budget := o.ErrorBudget()
 	b := decimal(budget)
 	w5 := dur(base)
@@ -115,18 +115,17 @@ func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
 		record("slo:sli_requests:rate"+w5, ind.requests(w5), lbls),
 		// sum() on both sides here and in the SLO-window ratio: while the tier changes, series of both tiers
 		// exist, and they must add up rather than fail as a duplicate label set.
-		record("slo:sli_error:ratio_rate"+w5, fmt.Sprintf("sum(slo:sli_errors:rate%s%s) / sum(slo:sli_requests:rate%s%s)", w5, sel, w5, sel), lbls),
+		record(ErrorRatioSeries(base), fmt.Sprintf("sum(slo:sli_errors:rate%s%s) / sum(slo:sli_requests:rate%s%s)", w5, sel, w5, sel), lbls),
 	}
-	// 1h is always recorded: status and dashboards report the 1h burn rate whatever the alert windows are.
-	for _, w := range alertWindows(append(o.Tiers, Tier{Short: time.Hour, Long: time.Hour})) {
+	for _, w := range o.Windows() {
 		if w == base || w == o.Window {
-			continue
+			continue // recorded from the 5m rates, below
 		}
-		rules = append(rules, record("slo:sli_error:ratio_rate"+dur(w), ind.errorRatio(dur(w)), lbls))
+		rules = append(rules, record(ErrorRatioSeries(w), ind.errorRatio(dur(w)), lbls))
 	}
 	W := dur(o.Window)
 	rules = append(rules,
-		record("slo:sli_error:ratio_rate"+W, fmt.Sprintf("sum(sum_over_time(slo:sli_errors:rate%s%s[%s])) / sum(sum_over_time(slo:sli_requests:rate%s%s[%s]))", w5, sel, W, w5, sel, W), lbls),
+		record(ErrorRatioSeries(o.Window), fmt.Sprintf("sum(sum_over_time(slo:sli_errors:rate%s%s[%s])) / sum(sum_over_time(slo:sli_requests:rate%s%s[%s]))", w5, sel, W, w5, sel, W), lbls),
 		record("slo:objective:ratio", "vector("+decimal(o.Target)+")", lbls),
 		record("slo:error_budget:ratio", "vector("+b+")", lbls),
 		record("slo:error_budget_remaining:ratio", fmt.Sprintf("1 - slo:sli_error:ratio_rate%s%s / %s", W, sel, b), lbls),
@@ -171,7 +170,7 @@ func burnRateAlert(o Objective, t Tier, sel string, lbls map[string]string) moni
 
 func manifestoGroup(svc Service, objectives []Objective) monitoringv1.RuleGroup {
 	lbls := map[string]string{"service": svc.Name, "tier": svc.Tier, "namespace": svc.Namespace}
-	sel := matchers(map[string]string{"service": svc.Name, "namespace": svc.Namespace})
+	sel := ServiceMatchers(svc.Name, svc.Namespace)
 	rules := []monitoringv1.Rule{
 		record("service:up:ratio", fmt.Sprintf("avg(up%s)", sel), lbls),
 		alert("ServiceTargetDown", fmt.Sprintf("up%s == 0", sel), 5*time.Minute, lbls, "ticket",
@@ -232,20 +231,43 @@ func matchers(m map[string]string) string {
 	return "{" + strings.Join(parts, ",") + "}"
 }
 
-// alertWindows are the distinct windows of the tiers, shortest first: page and ticket tiers share them.
-func alertWindows(tiers []Tier) []time.Duration {
+// Windows are the distinct windows an error ratio is recorded over, shortest first: the 5m base, every
+// tier's windows (page and ticket tiers share them), 1h (status and dashboards report the 1h burn rate
+// whatever the tiers are) and the SLO window.
+func (o Objective) Windows() []time.Duration {
 	seen := map[time.Duration]bool{}
 	var out []time.Duration
-	for _, t := range tiers {
-		for _, w := range []time.Duration{t.Short, t.Long} {
-			if !seen[w] {
-				seen[w] = true
-				out = append(out, w)
-			}
+	add := func(w time.Duration) {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
 		}
+	}
+	add(base)
+	add(time.Hour)
+	add(o.Window)
+	for _, t := range o.Tiers {
+		add(t.Short)
+		add(t.Long)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// ErrorRatioSeries is the name of the recorded error ratio over w.
+func ErrorRatioSeries(w time.Duration) string { return "slo:sli_error:ratio_rate" + dur(w) }
+
+// WindowName writes a window as the series names do: "5m", "1h24m", "30d".
+func WindowName(w time.Duration) string { return dur(w) }
+
+// Matchers select the SLO's recorded series: {namespace="…",service="…",slo="…"}.
+func (o Objective) Matchers() string {
+	return matchers(map[string]string{"service": o.Service, "slo": o.Name, "namespace": o.Namespace})
+}
+
+// ServiceMatchers select a service's own series, such as up: {namespace="…",service="…"}.
+func ServiceMatchers(service, namespace string) string {
+	return matchers(map[string]string{"service": service, "namespace": namespace})
 }
 
 // percentOf prints a fraction as a percentage with at most two decimals: 1/72 as "1.39".

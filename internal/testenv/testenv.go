@@ -21,6 +21,10 @@ import (
 // Go API module (go.mod) is at v0.95.1; both describe the same monitoring.coreos.com/v1 kinds.
 const PrometheusOperatorModule = "github.com/prometheus-operator/prometheus-operator@v0.94.0"
 
+// GrafanaOperatorModule holds grafana-operator's CRDs in config/crd/bases, at the version of the Go API in
+// go.mod.
+const GrafanaOperatorModule = "github.com/grafana/grafana-operator/v5@v5.25.0"
+
 // RepoRoot is the root folder of this repository.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -59,15 +63,21 @@ func ModuleDir(moduleAtVersion string) (string, error) {
 	return info.Dir, nil
 }
 
-// CRDDirs are the folders of every CRD the tests install: the operator's own and prometheus-operator's.
+// CRDDirs are the folders of every CRD the tests install: the operator's own, prometheus-operator's and
+// grafana-operator's.
 func CRDDirs() ([]string, error) {
 	promDir, err := ModuleDir(PrometheusOperatorModule)
+	if err != nil {
+		return nil, err
+	}
+	grafanaDir, err := ModuleDir(GrafanaOperatorModule)
 	if err != nil {
 		return nil, err
 	}
 	return []string{
 		OwnCRDDir(),
 		filepath.Join(promDir, "example", "prometheus-operator-crd"),
+		filepath.Join(grafanaDir, "config", "crd", "bases"),
 	}, nil
 }
 

@@ -1,0 +1,52 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/dashboard"
+	"github.com/reliability-operator/reliability-operator/internal/slo"
+)
+
+// GrafanaDashboard is the service's SLO dashboard for grafana-operator, in a folder per namespace. It returns
+// nil when the operator has no Grafana instance selector or the profile disables its dashboard.
+func GrafanaDashboard(rp *v1alpha1.ReliabilityProfile, opts Options) (*grafanav1beta1.GrafanaDashboard, error) {
+	if opts.GrafanaInstanceSelector == nil || (rp.Spec.Dashboard != nil && rp.Spec.Dashboard.Disabled) {
+		return nil, nil
+	}
+	objectives, err := slo.Objectives(rp)
+	if err != nil {
+		return nil, err
+	}
+	d := dashboard.Build(dashboard.Service{
+		Name: rp.Spec.Service, Namespace: rp.Namespace, VersionMetric: rp.Spec.Metrics.VersionMetric,
+		Title: fmt.Sprintf("%s reliability (%s)", rp.Spec.Service, rp.Namespace),
+	}, objectives)
+	// Indented, so that the golden files and `kubectl get -o yaml` show a readable diff.
+	model, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	folder := rp.Namespace
+	if rp.Spec.Dashboard != nil && rp.Spec.Dashboard.Folder != "" {
+		folder = rp.Spec.Dashboard.Folder
+	}
+	return &grafanav1beta1.GrafanaDashboard{
+		TypeMeta:   typeMeta(grafanav1beta1.SchemeGroupVersion.String(), "GrafanaDashboard"),
+		ObjectMeta: childMeta(rp, nil),
+		Spec: grafanav1beta1.GrafanaDashboardSpec{
+			GrafanaCommonSpec: grafanav1beta1.GrafanaCommonSpec{
+				InstanceSelector: opts.GrafanaInstanceSelector.DeepCopy(),
+				// Set, because the field is not a pointer: left zero it would be written as "0s".
+				ResyncPeriod: metav1.Duration{Duration: 10 * time.Minute},
+			},
+			GrafanaContentSpec: grafanav1beta1.GrafanaContentSpec{JSON: string(model)},
+			FolderTitle:        folder,
+		},
+	}, nil
+}
