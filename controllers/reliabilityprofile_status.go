@@ -7,11 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/dr"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
 )
 
@@ -24,6 +26,7 @@ func setStatus(rp *v1alpha1.ReliabilityProfile, renderErr error, results []apply
 		st.Resources = childStatuses(st.Resources, sameGeneration, results, now)
 	}
 	st.ObservedGeneration = rp.Generation
+	setDisasterRecoveryStatus(rp)
 	setDegradedCondition(st, rp.Generation, renderErr, results, now)
 	setDriftedCondition(st, rp.Generation, rp.Spec.Mode, now)
 	setReadyCondition(st, rp.Generation, rp.Spec.Mode, now)
@@ -208,4 +211,24 @@ func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation)
 		slos = append(slos, entry)
 	}
 	st.SLOs = slos
+}
+
+// setDisasterRecoveryStatus reports the recovery plan from the spec. It needs no clock: the due date of the
+// next drill is a date, and the overdue alert is Prometheus' to raise.
+func setDisasterRecoveryStatus(rp *v1alpha1.ReliabilityProfile) {
+	plan, err := dr.PlanOf(rp)
+	if err != nil || plan == nil {
+		rp.Status.DisasterRecovery = nil
+		return
+	}
+	st := &v1alpha1.DisasterRecoveryStatus{RTO: rp.Spec.DisasterRecovery.RTO, RPO: rp.Spec.DisasterRecovery.RPO}
+	if plan.Backup != nil {
+		st.RPO = model.Duration(plan.RPO).String()
+		st.BackupSchedule = fmt.Sprintf("%s every %s", plan.ScheduleName, model.Duration(plan.BackupInterval()))
+	}
+	if plan.LastRestoreTest != nil {
+		st.LastRestoreTest = plan.LastRestoreTest.Format(time.DateOnly)
+		st.RestoreTestDue = plan.RestoreTestDue().Format(time.DateOnly)
+	}
+	rp.Status.DisasterRecovery = st
 }

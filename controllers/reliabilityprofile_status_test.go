@@ -217,3 +217,21 @@ func TestDuplicateService(t *testing.T) {
 		})
 	}
 }
+
+func TestSetDisasterRecoveryStatus(t *testing.T) {
+	rp := profileAt(1, v1alpha1.ModeEnforce)
+	rp.Name, rp.Namespace = "api", "shop"
+	rp.Spec.DisasterRecovery = &v1alpha1.DisasterRecoverySpec{RPO: "1h", RTO: "4h", Backup: &v1alpha1.BackupSpec{},
+		LastRestoreTest: "2026-10-01", RestoreTestMaxAge: "90d"}
+	setStatus(rp, nil, nil, t0)
+	want := v1alpha1.DisasterRecoveryStatus{RPO: "1h", RTO: "4h", BackupSchedule: "shop-api every 30m",
+		LastRestoreTest: "2026-10-01", RestoreTestDue: "2026-12-30"}
+	if got := rp.Status.DisasterRecovery; got == nil || *got != want {
+		t.Errorf("status.disasterRecovery = %+v, want %+v", got, want)
+	}
+	rp.Spec.DisasterRecovery = nil
+	setStatus(rp, nil, nil, t1)
+	if rp.Status.DisasterRecovery != nil {
+		t.Errorf("a profile without a plan still reports one: %+v", rp.Status.DisasterRecovery)
+	}
+}

@@ -691,6 +691,24 @@ const (
 	PrometheusUnreachableReason = "PrometheusUnreachable"
 )
 
+// DisasterRecoveryStatus is the recovery plan as the operator applies it (R-3, R-4).
+type DisasterRecoveryStatus struct {
+	// RPO and RTO as declared; RPO is 24h when a backup is configured without one.
+	// +optional
+	RPO string `json:"rpo,omitempty"`
+	// +optional
+	RTO string `json:"rto,omitempty"`
+	// BackupSchedule names the Velero Schedule of the backup and how often it runs (half the RPO).
+	// +optional
+	BackupSchedule string `json:"backupSchedule,omitempty"`
+	// LastRestoreTest is the date of the last restore drill, and RestoreTestDue the date the next is due; the
+	// RestoreDrillOverdue alert fires after it.
+	// +optional
+	LastRestoreTest string `json:"lastRestoreTest,omitempty"`
+	// +optional
+	RestoreTestDue string `json:"restoreTestDue,omitempty"`
+}
+
 // SLOStatus is what Prometheus reports about one SLO, read at the operator's Prometheus interval.
 type SLOStatus struct {
 	// Name of the SLO.
@@ -726,6 +744,10 @@ type ReliabilityProfileStatus struct {
 	// Resources has one entry per child object.
 	// +optional
 	Resources []ChildStatus `json:"resources,omitempty"`
+
+	// DisasterRecovery reports the recovery plan as the operator applies it.
+	// +optional
+	DisasterRecovery *DisasterRecoveryStatus `json:"disasterRecovery,omitempty"`
 
 	// SLOs report each SLO's SLI, error budget and burn rate, read from Prometheus (--prometheus-url).
 	// +listType=map

@@ -4,11 +4,13 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/dr"
 	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
 
-// PrometheusRule holds the service's SLO recording rules and burn-rate alerts, and the manifesto's rules
-// (target down, version metric absent, availability), built by internal/slo.
+// PrometheusRule holds the service's SLO recording rules and burn-rate alerts, the manifesto's rules
+// (target down, version metric absent, availability), built by internal/slo, and the disaster-recovery
+// alerts (backup older than the RPO, restore drill overdue), built by internal/dr.
 func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv1.PrometheusRule, error) {
 	objectives, err := slo.Objectives(rp)
 	if err != nil {
@@ -20,6 +22,15 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 	}, objectives)
 	if err != nil {
 		return nil, err
+	}
+	plan, err := dr.PlanOf(rp)
+	if err != nil {
+		return nil, err
+	}
+	if plan != nil {
+		if g := dr.Rules(*plan); g != nil {
+			groups = append(groups, *g)
+		}
 	}
 	return &monitoringv1.PrometheusRule{
 		TypeMeta:   typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.PrometheusRuleKind),
