@@ -20,7 +20,6 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
 	"github.com/reliability-operator/reliability-operator/internal/cli"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
-	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
 // crdYAML is the generated CRD, so that `validate` applies the admission rules of this very version.
@@ -47,6 +46,7 @@ func run(args []string) error {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read SLO values and loaded rules from, such as http://prometheus-operated.monitoring:9090 (off when empty).")
 	fs.DurationVar(&o.PrometheusInterval, "prometheus-interval", 5*time.Minute, "How often Prometheus is read; never per reconcile.")
+	fs.StringVar(&o.Render.VeleroNamespace, "velero-namespace", "velero", "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).")
 	grafanaSelector := fs.String("grafana-instance-selector", "", "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).")
 	monitoringLabels := fs.String("monitoring-labels", "", "Labels added to ServiceMonitors so that Prometheus selects them, such as release=kube-prometheus-stack.")
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
@@ -59,7 +59,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--monitoring-labels: %w", err)
 	}
-	o.Render = render.Options{MonitoringLabels: extra}
+	o.Render.MonitoringLabels = extra
 	if *grafanaSelector != "" {
 		sel, err := metav1.ParseToLabelSelector(*grafanaSelector)
 		if err != nil {

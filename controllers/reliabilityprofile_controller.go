@@ -12,14 +12,17 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
@@ -33,7 +36,7 @@ import (
 // object is outside the operator's cache, so its removal sends no event.
 const retryInterval = time.Minute
 
-// +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles,verbs=get;list;watch
+// +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles/status,verbs=get;patch;update
 // Children carry blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin
 // (on in OpenShift) only allows to those who may update the owner's finalizers.
@@ -42,6 +45,7 @@ const retryInterval = time.Minute
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=grafana.integreatly.org,resources=grafanadashboards,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=velero.io,resources=schedules,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // ReliabilityProfileReconciler turns a ReliabilityProfile into its children and reports on them.
@@ -71,10 +75,9 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rp.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil // children go with it through their owner references
+		return ctrl.Result{}, r.cleanUp(ctx, rp)
 	}
 
-	before := rp.DeepCopy()
 	others := &v1alpha1.ReliabilityProfileList{}
 	if err := r.Client.List(ctx, others, client.InNamespace(rp.Namespace)); err != nil {
 		return ctrl.Result{}, err
@@ -84,6 +87,16 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if renderErr == nil {
 		desired, renderErr = render.Render(rp, r.RenderOptions)
 	}
+	// Children in another namespace have no owner reference for the garbage collector; a finalizer lets the
+	// operator delete them with the profile. Only profiles that have such children carry it.
+	if rp.Spec.Mode != v1alpha1.ModeAudit && apply.OutsideNamespace(rp, desired) && !controllerutil.ContainsFinalizer(rp, CleanupFinalizer) {
+		orig := rp.DeepCopy()
+		controllerutil.AddFinalizer(rp, CleanupFinalizer)
+		if err := r.Client.Patch(ctx, rp, client.MergeFrom(orig)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the cleanup finalizer: %w", err)
+		}
+	}
+	before := rp.DeepCopy()
 	kinds := childKinds()
 	var unrendered []apply.Result
 	var partial *render.PartialError
@@ -184,6 +197,26 @@ func duplicateService(rp *v1alpha1.ReliabilityProfile, namespace []v1alpha1.Reli
 	return nil
 }
 
+// CleanupFinalizer holds a profile that has children outside its namespace until they are deleted.
+const CleanupFinalizer = "reliability.dev/cleanup"
+
+// cleanUp deletes the children of a profile being deleted, then releases it.
+func (r *ReliabilityProfileReconciler) cleanUp(ctx context.Context, rp *v1alpha1.ReliabilityProfile) error {
+	if !controllerutil.ContainsFinalizer(rp, CleanupFinalizer) {
+		return nil // children in the namespace go with it through their owner references
+	}
+	deleted, err := r.Applier.Cleanup(ctx, rp, childKinds())
+	for _, d := range deleted {
+		log.FromContext(ctx).Info("Deleted child of a deleted profile", "child", d)
+	}
+	if err != nil {
+		return err
+	}
+	orig := rp.DeepCopy()
+	controllerutil.RemoveFinalizer(rp, CleanupFinalizer)
+	return r.Client.Patch(ctx, rp, client.MergeFrom(orig))
+}
+
 // unrenderedResult reports a child the profile could not be turned into.
 func unrenderedResult(e *render.PartialError) apply.Result {
 	reason := v1alpha1.RenderFailedReason
@@ -213,6 +246,15 @@ func childKinds() []schema.GroupVersionKind {
 	return kinds
 }
 
+// profileOfLabels maps a child outside the profile's namespace back to its profile.
+func profileOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	if l[render.ProfileLabel] == "" || l[render.ProfileNamespaceLabel] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: l[render.ProfileNamespaceLabel], Name: l[render.ProfileLabel]}}}
+}
+
 // SetupWithManager watches profiles and their children of the given kinds: those the cluster serves.
 func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childTypes []client.Object) error {
 	// Status writes do not change the generation; reacting to them would only re-read what was just written.
@@ -222,6 +264,10 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		Named("reliabilityprofile").
 		For(&v1alpha1.ReliabilityProfile{}, builder.WithPredicates(specOrMetadata))
 	for _, child := range childTypes {
+		if render.LivesOutsideProfileNamespace(child.GetObjectKind().GroupVersionKind()) {
+			b = b.Watches(child, handler.EnqueueRequestsFromMapFunc(profileOfLabels), builder.WithPredicates(specOrMetadata))
+			continue
+		}
 		b = b.Owns(child, builder.WithPredicates(specOrMetadata))
 	}
 	if r.ObservationEvents != nil {

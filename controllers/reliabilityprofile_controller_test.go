@@ -9,6 +9,7 @@ import (
 
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
@@ -564,4 +566,94 @@ func TestASecondProfileForTheSameServiceIsRefusedAndRendersNothing(t *testing.T)
 		}
 	}
 	waitReady(t, ns) // the first profile is untouched
+}
+
+func withBackup(rp *v1alpha1.ReliabilityProfile) *v1alpha1.ReliabilityProfile {
+	rp.Spec.DisasterRecovery = &v1alpha1.DisasterRecoverySpec{RPO: "2h", Backup: &v1alpha1.BackupSpec{StorageLocation: "default"}}
+	return rp
+}
+
+// A backup is a Velero Schedule in Velero's namespace: no owner reference can point across namespaces, so
+// the Schedule is owned by annotation, found by labels, restored when changed, and deleted by the profile's
+// finalizer.
+func TestABackupIsAVeleroScheduleInVelerosNamespace(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, withBackup(newProfile(ns)))
+	waitReady(t, ns)
+	rp := getProfile(t, ns, "checkout")
+	if !controllerutil.ContainsFinalizer(rp, "reliability.dev/cleanup") {
+		t.Errorf("the profile lacks the cleanup finalizer: %v", rp.Finalizers)
+	}
+	if rp.Status.DisasterRecovery == nil || rp.Status.DisasterRecovery.BackupSchedule != ns+"-checkout every 1h" {
+		t.Errorf("status.disasterRecovery = %+v", rp.Status.DisasterRecovery)
+	}
+
+	key := client.ObjectKey{Namespace: "velero", Name: ns + "-checkout"}
+	schedule := &velerov1.Schedule{}
+	if err := k8s.Get(ctx, key, schedule); err != nil {
+		t.Fatal(err)
+	}
+	if len(schedule.OwnerReferences) != 0 || schedule.Annotations["reliability.dev/owner-uid"] != string(rp.UID) ||
+		schedule.Spec.Schedule != "@every 1h" || schedule.Spec.Template.IncludedNamespaces[0] != ns || schedule.Spec.Template.TTL.Duration != 720*time.Hour {
+		t.Errorf("Schedule = owners %v, annotations %v, spec %+v", schedule.OwnerReferences, schedule.Annotations, schedule.Spec)
+	}
+
+	// Someone makes the backups rare; the label-mapped watch brings the operator back.
+	schedule.Spec.Schedule = "@every 168h"
+	if err := k8s.Update(ctx, schedule, client.FieldOwner("someone-with-kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Schedule restored", func() error {
+		live := &velerov1.Schedule{}
+		if err := k8s.Get(ctx, key, live); err != nil {
+			return err
+		}
+		if live.Spec.Schedule != "@every 1h" {
+			return fmt.Errorf("schedule is %q", live.Spec.Schedule)
+		}
+		return nil
+	})
+
+	if err := k8s.Delete(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Schedule and profile deleted", func() error {
+		if err := k8s.Get(ctx, key, &velerov1.Schedule{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the Schedule is still there (err=%v)", err)
+		}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, &v1alpha1.ReliabilityProfile{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the profile is still there (err=%v)", err)
+		}
+		return nil
+	})
+}
+
+func TestAForeignVeleroScheduleIsNotTaken(t *testing.T) {
+	ns := newNamespace(t)
+	foreign := &velerov1.Schedule{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "velero", Name: ns + "-checkout"},
+		Spec:       velerov1.ScheduleSpec{Schedule: "@every 24h"},
+	}
+	if err := k8s.Create(ctx, foreign, client.FieldOwner("hand-written")); err != nil {
+		t.Fatal(err)
+	}
+	createProfile(t, withBackup(newProfile(ns)))
+	eventually(t, "Degraded ForeignObject", conditionIs(ns, "checkout", v1alpha1.DegradedCondition, metav1.ConditionTrue, v1alpha1.ForeignObjectReason))
+	live := &velerov1.Schedule{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(foreign), live); err != nil || live.ResourceVersion != foreign.ResourceVersion {
+		t.Errorf("the foreign Schedule was changed: %v", err)
+	}
+	// Deleting the profile must not delete the foreign Schedule either.
+	if err := k8s.Delete(ctx, getProfile(t, ns, "checkout")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "profile deleted", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, &v1alpha1.ReliabilityProfile{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (err=%v)", err)
+		}
+		return nil
+	})
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(foreign), &velerov1.Schedule{}); err != nil {
+		t.Errorf("the foreign Schedule was deleted with the profile: %v", err)
+	}
 }

@@ -59,6 +59,10 @@ func runSuite(m *testing.M) int {
 
 	// The operator runs as its service account, bound to nothing but the generated ClusterRole, so every
 	// test here also proves that config/rbac grants enough and the operator needs no more.
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "velero"}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if err := bindOperatorRole(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -69,7 +73,8 @@ func runSuite(m *testing.M) int {
 	mgr, err := operator.New(opCfg, operator.Options{
 		MetricsAddress: "0", ProbeAddress: "0",
 		Render: render.Options{MonitoringLabels: map[string]string{"release": "test"},
-			GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
+			GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}},
+			VeleroNamespace:         "velero"},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -31,6 +31,10 @@ const (
 	// from the desired one, an unchanged hash means someone else changed the object (drift); a changed hash
 	// means the profile changed, which is an ordinary update and not drift.
 	DesiredHashAnnotation = "reliability.dev/desired-hash"
+
+	// OwnerUIDAnnotation marks a child outside the profile's namespace as the profile's: an owner reference
+	// cannot cross namespaces. The profile's finalizer deletes such children.
+	OwnerUIDAnnotation = "reliability.dev/owner-uid"
 )
 
 // Result is what happened to one child.
@@ -268,6 +272,11 @@ func desiredManifest(owner *v1alpha1.ReliabilityProfile, obj client.Object) (*un
 		annotations = map[string]string{}
 	}
 	annotations[DesiredHashAnnotation] = hex.EncodeToString(sum[:8])
+	if u.GetNamespace() != owner.Namespace {
+		annotations[OwnerUIDAnnotation] = string(owner.UID)
+		u.SetAnnotations(annotations)
+		return u, nil
+	}
 	u.SetAnnotations(annotations)
 	u.SetOwnerReferences([]metav1.OwnerReference{{
 		APIVersion:         v1alpha1.GroupVersion.String(),
@@ -280,9 +289,28 @@ func desiredManifest(owner *v1alpha1.ReliabilityProfile, obj client.Object) (*un
 	return u, nil
 }
 
+// isControlledBy tells whether the profile owns obj: by its controller owner reference in the profile's
+// namespace, by the owner-UID annotation elsewhere.
 func isControlledBy(obj client.Object, owner *v1alpha1.ReliabilityProfile) bool {
+	if owner.UID == "" {
+		return false
+	}
+	if obj.GetNamespace() != owner.Namespace {
+		return obj.GetAnnotations()[OwnerUIDAnnotation] == string(owner.UID)
+	}
 	ref := metav1.GetControllerOfNoCopy(obj)
-	return ref != nil && ref.UID == owner.UID && owner.UID != ""
+	return ref != nil && ref.UID == owner.UID
+}
+
+// OutsideNamespace tells whether any desired child lives outside the profile's namespace, so that the
+// profile needs the cleanup finalizer.
+func OutsideNamespace(owner *v1alpha1.ReliabilityProfile, desired []client.Object) bool {
+	for _, o := range desired {
+		if o.GetNamespace() != owner.Namespace {
+			return true
+		}
+	}
+	return false
 }
 
 // changedBy names the field managers that wrote to the object since the operator's last apply, most recent

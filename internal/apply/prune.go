@@ -14,20 +14,31 @@ import (
 )
 
 // Prune deletes the children of the given kinds that the profile owns but no longer renders, such as the
-// NetworkPolicy after spec.network was removed. It only deletes objects whose controller is this profile,
+// NetworkPolicy after spec.network was removed. Children are found by their labels in every namespace. It only deletes objects whose controller is this profile,
 // with a UID precondition, so an object someone recreated under the same name in between is never taken.
 // Audit mode deletes nothing. It returns the deleted children as "Kind/name".
 func (a *Applier) Prune(ctx context.Context, owner *v1alpha1.ReliabilityProfile, desired []client.Object, kinds []schema.GroupVersionKind) ([]string, error) {
 	if owner.Spec.Mode == v1alpha1.ModeAudit {
 		return nil, nil
 	}
-	keep := map[schema.GroupVersionKind]map[string]bool{}
+	return a.deleteChildren(ctx, owner, desired, kinds)
+}
+
+// Cleanup deletes every child of the profile, in any namespace and whatever its mode: the profile is being
+// deleted, and children outside its namespace have no owner reference for the garbage collector to follow.
+func (a *Applier) Cleanup(ctx context.Context, owner *v1alpha1.ReliabilityProfile, kinds []schema.GroupVersionKind) ([]string, error) {
+	return a.deleteChildren(ctx, owner, nil, kinds)
+}
+
+func (a *Applier) deleteChildren(ctx context.Context, owner *v1alpha1.ReliabilityProfile, desired []client.Object, kinds []schema.GroupVersionKind) ([]string, error) {
+	type key struct{ namespace, name string }
+	keep := map[schema.GroupVersionKind]map[key]bool{}
 	for _, o := range desired {
 		gvk := o.GetObjectKind().GroupVersionKind()
 		if keep[gvk] == nil {
-			keep[gvk] = map[string]bool{}
+			keep[gvk] = map[key]bool{}
 		}
-		keep[gvk][o.GetName()] = true
+		keep[gvk][key{o.GetNamespace(), o.GetName()}] = true
 	}
 	var deleted []string
 	for _, gvk := range kinds {
@@ -42,8 +53,9 @@ func (a *Applier) Prune(ctx context.Context, owner *v1alpha1.ReliabilityProfile,
 		if !ok {
 			return deleted, fmt.Errorf("%sList is not a list", gvk.Kind)
 		}
-		if err := a.Client.List(ctx, list, client.InNamespace(owner.Namespace),
-			client.MatchingLabels{render.ProfileLabel: owner.Name, render.ManagedByLabel: render.ManagedByValue}); err != nil {
+		// In every namespace: a child may live outside the profile's (a Velero Schedule).
+		if err := a.Client.List(ctx, list, client.MatchingLabels{render.ProfileLabel: owner.Name,
+			render.ProfileNamespaceLabel: owner.Namespace, render.ManagedByLabel: render.ManagedByValue}); err != nil {
 			return deleted, fmt.Errorf("listing %s children: %w", gvk.Kind, err)
 		}
 		items, err := meta.ExtractList(list)
@@ -52,7 +64,7 @@ func (a *Applier) Prune(ctx context.Context, owner *v1alpha1.ReliabilityProfile,
 		}
 		for _, it := range items {
 			item, ok := it.(client.Object)
-			if !ok || keep[gvk][item.GetName()] || !isControlledBy(item, owner) {
+			if !ok || keep[gvk][key{item.GetNamespace(), item.GetName()}] || !isControlledBy(item, owner) {
 				continue
 			}
 			uid := item.GetUID()

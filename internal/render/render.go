@@ -5,6 +5,7 @@ import (
 
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,9 @@ const (
 	ManagedByValue = "reliability-operator"
 	// ProfileLabel names the profile a child belongs to.
 	ProfileLabel = "reliability.dev/profile"
+	// ProfileNamespaceLabel names the profile's namespace: a child in another namespace (a Velero Schedule)
+	// is found and mapped back to its profile by these two labels.
+	ProfileNamespaceLabel = "reliability.dev/profile-namespace"
 )
 
 // Options are the cluster-wide settings that shape children, set by operator flags.
@@ -31,6 +35,8 @@ type Options struct {
 	// GrafanaInstanceSelector selects the Grafana instances of grafana-operator that show the dashboards;
 	// nil renders no dashboards.
 	GrafanaInstanceSelector *metav1.LabelSelector
+	// VeleroNamespace is where Velero reads Schedules; empty renders no backups.
+	VeleroNamespace string
 }
 
 // Render returns every child object of the profile, in a stable order. The profile is expected to carry the
@@ -52,6 +58,13 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 	if np := NetworkPolicy(rp); np != nil {
 		objs = append(objs, np)
 	}
+	schedule, err := VeleroSchedule(rp, opts)
+	if err != nil {
+		return nil, err
+	}
+	if schedule != nil {
+		objs = append(objs, schedule)
+	}
 	// The dashboard reads the same SLOs as the rule: when those do not parse, neither is rendered, and both
 	// keep their last good version.
 	if ruleErr != nil {
@@ -65,6 +78,12 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 		objs = append(objs, dash)
 	}
 	return objs, nil
+}
+
+// LivesOutsideProfileNamespace tells the kinds whose children live in another namespace (Velero reads
+// Schedules in its own). They carry no owner reference, so the controller maps them back by their labels.
+func LivesOutsideProfileNamespace(gvk schema.GroupVersionKind) bool {
+	return gvk.Group == velerov1.SchemeGroupVersion.Group && gvk.Kind == "Schedule"
 }
 
 // PartialError says that one child could not be rendered; the others were.
@@ -93,6 +112,7 @@ func childMeta(rp *v1alpha1.ReliabilityProfile, extraLabels map[string]string) m
 	}
 	labels[ManagedByLabel] = ManagedByValue
 	labels[ProfileLabel] = rp.Name
+	labels[ProfileNamespaceLabel] = rp.Namespace
 	return metav1.ObjectMeta{Name: rp.Name, Namespace: rp.Namespace, Labels: labels}
 }
 
@@ -113,5 +133,6 @@ func ChildTypes() []client.Object {
 		&policyv1.PodDisruptionBudget{TypeMeta: typeMeta(policyv1.SchemeGroupVersion.String(), "PodDisruptionBudget")},
 		&networkingv1.NetworkPolicy{TypeMeta: typeMeta(networkingv1.SchemeGroupVersion.String(), "NetworkPolicy")},
 		&grafanav1beta1.GrafanaDashboard{TypeMeta: typeMeta(dashboardKind.GroupVersion().String(), dashboardKind.Kind)},
+		&velerov1.Schedule{TypeMeta: typeMeta(velerov1.SchemeGroupVersion.String(), "Schedule")},
 	}
 }

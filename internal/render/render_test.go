@@ -18,7 +18,8 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // goldenOptions are the operator flags the golden cases are rendered with.
 var goldenOptions = map[string]Options{
 	"full": {MonitoringLabels: map[string]string{"release": "kube-prometheus-stack"},
-		GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
+		GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}},
+		VeleroNamespace:         "velero"},
 	"latency": {GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
 }
 

@@ -25,6 +25,9 @@ const PrometheusOperatorModule = "github.com/prometheus-operator/prometheus-oper
 // go.mod.
 const GrafanaOperatorModule = "github.com/grafana/grafana-operator/v5@v5.25.0"
 
+// VeleroModule holds Velero's CRDs in config/crd/v1/bases, at the version of the Go API in go.mod.
+const VeleroModule = "github.com/vmware-tanzu/velero@v1.18.3"
+
 // RepoRoot is the root folder of this repository.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -63,8 +66,8 @@ func ModuleDir(moduleAtVersion string) (string, error) {
 	return info.Dir, nil
 }
 
-// CRDDirs are the folders of every CRD the tests install: the operator's own, prometheus-operator's and
-// grafana-operator's.
+// CRDDirs are the folders of every CRD the tests install: the operator's own, prometheus-operator's,
+// grafana-operator's and Velero's.
 func CRDDirs() ([]string, error) {
 	promDir, err := ModuleDir(PrometheusOperatorModule)
 	if err != nil {
@@ -74,10 +77,15 @@ func CRDDirs() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	veleroDir, err := ModuleDir(VeleroModule)
+	if err != nil {
+		return nil, err
+	}
 	return []string{
 		OwnCRDDir(),
 		filepath.Join(promDir, "example", "prometheus-operator-crd"),
 		filepath.Join(grafanaDir, "config", "crd", "bases"),
+		filepath.Join(veleroDir, "config", "crd", "v1", "bases"),
 	}, nil
 }
 
