@@ -43,7 +43,7 @@ generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
 
 .PHONY: golden
 golden: ## Rewrite the golden files of the renderers from the current output (review the diff).
-	go test ./internal/render/... -run Golden -update
+	go test ./internal/render/ ./internal/logs/ -run Golden -update
 
 .PHONY: fmt
 fmt: ## go fmt.

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -47,6 +49,8 @@ func run(args []string) error {
 	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read SLO values and loaded rules from, such as http://prometheus-operated.monitoring:9090 (off when empty).")
 	fs.DurationVar(&o.PrometheusInterval, "prometheus-interval", 5*time.Minute, "How often Prometheus is read; never per reconcile.")
 	fs.StringVar(&o.Render.VeleroNamespace, "velero-namespace", "velero", "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).")
+	lokiConfigMap := fs.String("loki-retention-configmap", "", "namespace/name of the ConfigMap holding Loki's runtime overrides, where each profile's log retention is written (O-5); off when empty.")
+	fs.StringVar(&o.LokiTenant, "loki-tenant", "fake", "Loki tenant of the retention overrides (\"fake\" for a single-tenant Loki).")
 	grafanaSelector := fs.String("grafana-instance-selector", "", "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).")
 	monitoringLabels := fs.String("monitoring-labels", "", "Labels added to ServiceMonitors so that Prometheus selects them, such as release=kube-prometheus-stack.")
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
@@ -60,6 +64,13 @@ func run(args []string) error {
 		return fmt.Errorf("--monitoring-labels: %w", err)
 	}
 	o.Render.MonitoringLabels = extra
+	if *lokiConfigMap != "" {
+		ns, name, ok := strings.Cut(*lokiConfigMap, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("--loki-retention-configmap: want namespace/name, not %q", *lokiConfigMap)
+		}
+		o.LokiRetentionConfigMap = types.NamespacedName{Namespace: ns, Name: name}
+	}
 	if *grafanaSelector != "" {
 		sel, err := metav1.ParseToLabelSelector(*grafanaSelector)
 		if err != nil {

@@ -60,6 +60,14 @@ type ReliabilityProfileReconciler struct {
 	// rule-loading state of each profile; ObservationEvents names the profiles whose observation changed.
 	Observations      Observations
 	ObservationEvents <-chan event.GenericEvent
+	// LogBackend says how log retention is enforced; nil when no backend is configured.
+	LogBackend *LogBackend
+}
+
+// LogBackend is the configured log retention backend, as the profile status reports it.
+type LogBackend struct {
+	Name  string // such as "loki (ConfigMap loki/retention)"
+	State *LogRetentionState
 }
 
 // Observations gives the last observation of a profile.
@@ -129,6 +137,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 
 	setStatus(rp, renderErr, results, r.now())
+	setLogsStatus(rp, r.LogBackend)
 	if r.Observations != nil {
 		if obs, ok := r.Observations.For(req.NamespacedName); ok {
 			setObservedStatus(rp, obs)
@@ -272,6 +281,9 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 	}
 	if r.ObservationEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
+	}
+	if r.LogBackend != nil {
+		b = b.WatchesRawSource(source.Channel(r.LogBackend.State.Changed, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/dr"
+	"github.com/reliability-operator/reliability-operator/internal/logs"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
 )
 
@@ -231,4 +232,20 @@ func setDisasterRecoveryStatus(rp *v1alpha1.ReliabilityProfile) {
 		st.RestoreTestDue = plan.RestoreTestDue().Format(time.DateOnly)
 	}
 	rp.Status.DisasterRecovery = st
+}
+
+// setLogsStatus reports the profile's log retention and whether a backend enforces it (O-5): with none
+// configured, the status says so, and nothing fails.
+func setLogsStatus(rp *v1alpha1.ReliabilityProfile, backend *LogBackend) {
+	tier, retention := logs.Retention(rp)
+	st := &v1alpha1.LogsStatus{Tier: tier, Retention: fmt.Sprintf("%dd", int(retention.Hours()/24))}
+	switch {
+	case backend == nil:
+		st.Message = "No log backend is configured (--loki-retention-configmap), so the retention is not enforced."
+	case backend.State.Problem() != "":
+		st.Backend, st.Message = backend.Name, backend.State.Problem()
+	default:
+		st.Backend, st.Enforced = backend.Name, true
+	}
+	rp.Status.Logs = st
 }

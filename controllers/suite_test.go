@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,9 +60,11 @@ func runSuite(m *testing.M) int {
 
 	// The operator runs as its service account, bound to nothing but the generated ClusterRole, so every
 	// test here also proves that config/rbac grants enough and the operator needs no more.
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "velero"}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	for _, ns := range []string{"velero", "loki"} {
+		if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 	if err := bindOperatorRole(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -75,6 +78,7 @@ func runSuite(m *testing.M) int {
 		Render: render.Options{MonitoringLabels: map[string]string{"release": "test"},
 			GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}},
 			VeleroNamespace:         "velero"},
+		LokiRetentionConfigMap: types.NamespacedName{Namespace: "loki", Name: "reliability-retention"}, LokiTenant: "fake",
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -114,9 +118,29 @@ func bindOperatorRole() error {
 	if err := k8s.Create(context.Background(), role); err != nil {
 		return err
 	}
-	return k8s.Create(context.Background(), &rbacv1.ClusterRoleBinding{
+	if err := k8s.Create(context.Background(), &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "operator"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}},
+	}); err != nil {
+		return err
+	}
+	// The log retention Role of config/loki, in Loki's namespace.
+	b, err = os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "loki", "role.yaml"))
+	if err != nil {
+		return err
+	}
+	lokiRole := &rbacv1.Role{}
+	if err := yaml.Unmarshal(b, lokiRole); err != nil {
+		return err
+	}
+	lokiRole.Namespace = "loki"
+	if err := k8s.Create(context.Background(), lokiRole); err != nil {
+		return err
+	}
+	return k8s.Create(context.Background(), &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: "loki"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: lokiRole.Name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorUser}},
 	})
 }

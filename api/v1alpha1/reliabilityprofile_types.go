@@ -691,6 +691,21 @@ const (
 	PrometheusUnreachableReason = "PrometheusUnreachable"
 )
 
+// LogsStatus is the log retention of the service (O-5).
+type LogsStatus struct {
+	// Tier and Retention are what the profile asks for, such as critical and 720h.
+	Tier      Tier   `json:"tier"`
+	Retention string `json:"retention"`
+	// Backend enforcing it, such as "loki (ConfigMap loki/retention)", or empty when none is configured.
+	// +optional
+	Backend string `json:"backend,omitempty"`
+	// Enforced is true when the backend holds the profile's retention.
+	Enforced bool `json:"enforced"`
+	// Message says why the retention is not enforced.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
 // DisasterRecoveryStatus is the recovery plan as the operator applies it (R-3, R-4).
 type DisasterRecoveryStatus struct {
 	// RPO and RTO as declared; RPO is 24h when a backup is configured without one.
@@ -744,6 +759,10 @@ type ReliabilityProfileStatus struct {
 	// Resources has one entry per child object.
 	// +optional
 	Resources []ChildStatus `json:"resources,omitempty"`
+
+	// Logs reports the log retention of the service (O-5) and whether it is enforced.
+	// +optional
+	Logs *LogsStatus `json:"logs,omitempty"`
 
 	// DisasterRecovery reports the recovery plan as the operator applies it.
 	// +optional

@@ -9,9 +9,11 @@ import (
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -41,6 +43,10 @@ type Options struct {
 	// PrometheusURL, when set, is read every PrometheusInterval for SLO values and loaded rules.
 	PrometheusURL      string
 	PrometheusInterval time.Duration
+	// LokiRetentionConfigMap, when set (namespace/name), enables log retention through Loki's runtime
+	// overrides in that ConfigMap, for the tenant LokiTenant.
+	LokiRetentionConfigMap types.NamespacedName
+	LokiTenant             string
 	// SeveralInOneProcess lets tests start more than one operator in one process (controller names are
 	// otherwise process-wide unique, for their metrics).
 	SeveralInOneProcess bool
@@ -72,6 +78,14 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	for _, child := range served {
 		byObject[child] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue})}
 	}
+	if o.LokiRetentionConfigMap.Name != "" {
+		// Only the operator's own ConfigMap, in Loki's namespace: a foreign one of that name is read past the
+		// cache, to be left alone.
+		byObject[&corev1.ConfigMap{}] = cache.ByObject{
+			Namespaces: map[string]cache.Config{o.LokiRetentionConfigMap.Namespace: {}},
+			Label:      labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue}),
+		}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddress},
@@ -102,6 +116,15 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 		r.Observations, r.ObservationEvents = observer, observer.Changed
+	}
+	if o.LokiRetentionConfigMap.Name != "" {
+		state := controllers.NewLogRetentionState()
+		r.LogBackend = &controllers.LogBackend{Name: "loki (ConfigMap " + o.LokiRetentionConfigMap.String() + ")", State: state}
+		lr := &controllers.LogRetentionReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+			ConfigMap: o.LokiRetentionConfigMap, Tenant: o.LokiTenant, State: state}
+		if err := lr.SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("setting up the log retention controller: %w", err)
+		}
 	}
 	if err := r.SetupWithManager(mgr, served); err != nil {
 		return nil, fmt.Errorf("setting up the ReliabilityProfile controller: %w", err)

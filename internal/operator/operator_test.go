@@ -13,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -59,6 +60,13 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	}
 	if last != nil {
 		t.Fatal(last)
+	}
+	rp = &v1alpha1.ReliabilityProfile{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "checkout"}, rp); err != nil {
+		t.Fatal(err)
+	}
+	if l := rp.Status.Logs; l == nil || l.Enforced || !strings.Contains(l.Message, "No log backend is configured") || l.Retention != "7d" {
+		t.Errorf("status.logs = %+v, want 7d, not enforced, saying no backend is configured", rp.Status.Logs)
 	}
 	for _, child := range []client.Object{&policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "checkout"}, child); err != nil {
@@ -205,4 +213,51 @@ func startOperator(t *testing.T, cfg *rest.Config, o operator.Options) (context.
 		t.Fatal(err)
 	}
 	return ctx, c
+}
+
+// TestAForeignLokiConfigMapIsNeverOverwritten: a ConfigMap of the configured name that the operator did not
+// create is left as it is, and every profile says its retention is not enforced, and why.
+func TestAForeignLokiConfigMapIsNeverOverwritten(t *testing.T) {
+	env, cfg, err := testenv.StartWithCRDs(testenv.OwnCRDDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	admin, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"loki", "shop"} {
+		if err := admin.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "loki", Name: "loki-runtime"},
+		Data: map[string]string{"runtime-config.yaml": "overrides: {}\n"}}
+	if err := admin.Create(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	ctx, c := startOperator(t, cfg, operator.Options{
+		LokiRetentionConfigMap: types.NamespacedName{Namespace: "loki", Name: "loki-runtime"}, LokiTenant: "fake"})
+	if err := c.Create(ctx, sloProfile("checkout")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rp := &v1alpha1.ReliabilityProfile{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "checkout"}, rp); err != nil {
+			t.Fatal(err)
+		}
+		if l := rp.Status.Logs; l != nil && !l.Enforced && strings.Contains(l.Message, "ConfigMap loki/loki-runtime exists and is not owned") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status.logs = %+v, want not enforced because of the foreign ConfigMap", rp.Status.Logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	live := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(foreign), live); err != nil || live.ResourceVersion != foreign.ResourceVersion {
+		t.Errorf("the foreign ConfigMap was changed (err=%v): %+v", err, live.Data)
+	}
 }

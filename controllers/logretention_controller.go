@@ -1,0 +1,146 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/logs"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+)
+
+// LogRetentionReconciler keeps one operator-owned ConfigMap holding Loki's runtime overrides: a
+// retention_stream entry per profile (O-5). The ConfigMap aggregates every profile, so it has its own
+// reconciler with a single key: each run rebuilds the whole file from the current list of profiles, and runs
+// never overlap, so concurrent profile changes cannot lose an entry. A pre-existing ConfigMap of that name
+// that the operator does not own is never overwritten; the profiles report it.
+type LogRetentionReconciler struct {
+	Client    client.Client
+	APIReader client.Reader
+	ConfigMap types.NamespacedName
+	Tenant    string
+	State     *LogRetentionState
+}
+
+// LogRetentionState is the outcome of the last run, read by the profile reconciler for status.logs.
+type LogRetentionState struct {
+	mu sync.RWMutex
+	// problem is why the retention is not enforced, or empty.
+	problem string
+	// Changed names a profile whenever the problem changes, so that every profile's status follows.
+	Changed chan event.GenericEvent
+}
+
+// NewLogRetentionState returns an empty state.
+func NewLogRetentionState() *LogRetentionState {
+	return &LogRetentionState{Changed: make(chan event.GenericEvent, 64)}
+}
+
+// Problem is why log retention is not enforced, or "".
+func (s *LogRetentionState) Problem() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.problem
+}
+
+func (s *LogRetentionState) set(ctx context.Context, c client.Reader, problem string) {
+	s.mu.Lock()
+	changed := s.problem != problem
+	s.problem = problem
+	s.mu.Unlock()
+	if !changed {
+		return
+	}
+	list := &v1alpha1.ReliabilityProfileList{}
+	if err := c.List(ctx, list); err != nil {
+		return
+	}
+	for i := range list.Items {
+		select {
+		case s.Changed <- event.GenericEvent{Object: &list.Items[i]}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Reconcile rebuilds the overrides file from all profiles and writes it only when it changed.
+func (r *LogRetentionReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	list := &v1alpha1.ReliabilityProfileList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return ctrl.Result{}, err
+	}
+	content, err := logs.LokiOverrides(list.Items, r.Tenant)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	live := &corev1.ConfigMap{}
+	err = r.APIReader.Get(ctx, r.ConfigMap, live)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, err
+	case live.Labels[render.ManagedByLabel] != render.ManagedByValue:
+		r.State.set(ctx, r.Client, fmt.Sprintf("ConfigMap %s exists and is not owned by reliability-operator; it was left untouched, "+
+			"so log retention is not enforced. Delete it or choose another --loki-retention-configmap.", r.ConfigMap))
+		return ctrl.Result{}, nil
+	case live.Data[logs.RuntimeConfigKey] == string(content):
+		r.State.set(ctx, r.Client, "")
+		return ctrl.Result{}, nil
+	}
+	desired := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: r.ConfigMap.Name, Namespace: r.ConfigMap.Namespace,
+			Labels: map[string]string{render.ManagedByLabel: render.ManagedByValue}},
+		Data: map[string]string{logs.RuntimeConfigKey: string(content)},
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	obj := &unstructured.Unstructured{Object: u}
+	unstructured.RemoveNestedField(obj.Object, "metadata", "creationTimestamp")
+	if live.ResourceVersion != "" {
+		obj.SetResourceVersion(live.ResourceVersion) // the ownership just checked holds for this version only
+	}
+	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(apply.FieldOwner), client.ForceOwnership); err != nil {
+		return ctrl.Result{}, fmt.Errorf("writing ConfigMap %s: %w", r.ConfigMap, err)
+	}
+	log.FromContext(ctx).Info("Applied child", "kind", "ConfigMap", "name", r.ConfigMap.String(), "profiles", len(list.Items))
+	r.State.set(ctx, r.Client, "")
+	return ctrl.Result{}, nil
+}
+
+// SetupWithManager runs the reconciler on any change of a profile or of its ConfigMap, always for the same
+// key: one worker, one run at a time.
+func (r *LogRetentionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	one := func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: r.ConfigMap}}
+	}
+	ours := func(_ context.Context, o client.Object) []reconcile.Request {
+		if o.GetNamespace() == r.ConfigMap.Namespace && o.GetName() == r.ConfigMap.Name {
+			return []reconcile.Request{{NamespacedName: r.ConfigMap}}
+		}
+		return nil
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("logretention").
+		Watches(&v1alpha1.ReliabilityProfile{}, handler.EnqueueRequestsFromMapFunc(one)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(ours)).
+		Complete(r)
+}
