@@ -100,7 +100,8 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if rp.Spec.Mode != v1alpha1.ModeAudit && apply.OutsideNamespace(rp, desired) && !controllerutil.ContainsFinalizer(rp, CleanupFinalizer) {
 		orig := rp.DeepCopy()
 		controllerutil.AddFinalizer(rp, CleanupFinalizer)
-		if err := r.Client.Patch(ctx, rp, client.MergeFrom(orig)); err != nil {
+		// Optimistic lock: a merge patch replaces the whole finalizers list, and must not drop one added meanwhile.
+		if err := r.Client.Patch(ctx, rp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding the cleanup finalizer: %w", err)
 		}
 	}
@@ -109,10 +110,17 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	var unrendered []apply.Result
 	var partial *render.PartialError
 	if errors.As(renderErr, &partial) {
-		// The other children are applied; the one that could not be rendered keeps its last good version.
-		kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k == partial.Kind })
+		// The other children are applied; those that could not be rendered keep their last good versions.
+		kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return slices.Contains(partial.Kinds, k) })
 		unrendered = append(unrendered, unrenderedResult(partial))
 		renderErr = nil
+	}
+	var duplicate *DuplicateServiceError
+	if errors.As(renderErr, &duplicate) {
+		// A refused profile keeps nothing: its children would collide with the older profile's.
+		if _, err := r.Applier.Prune(ctx, rp, nil, kinds); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	var results []apply.Result
 	var pruneErr error
@@ -137,6 +145,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 
 	setStatus(rp, renderErr, results, r.now())
+	setDisasterRecoveryStatus(rp, r.RenderOptions.VeleroNamespace != "")
 	setLogsStatus(rp, r.LogBackend)
 	if r.Observations != nil {
 		if obs, ok := r.Observations.For(req.NamespacedName); ok {
@@ -223,7 +232,7 @@ func (r *ReliabilityProfileReconciler) cleanUp(ctx context.Context, rp *v1alpha1
 	}
 	orig := rp.DeepCopy()
 	controllerutil.RemoveFinalizer(rp, CleanupFinalizer)
-	return r.Client.Patch(ctx, rp, client.MergeFrom(orig))
+	return r.Client.Patch(ctx, rp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 }
 
 // unrenderedResult reports a child the profile could not be turned into.
@@ -234,9 +243,9 @@ func unrenderedResult(e *render.PartialError) apply.Result {
 		reason = v1alpha1.InvalidQueryReason
 	}
 	return apply.Result{
-		APIVersion: e.Kind.GroupVersion().String(), Kind: e.Kind.Kind, Name: e.Name,
+		APIVersion: e.Kinds[0].GroupVersion().String(), Kind: e.Kinds[0].Kind, Name: e.Name,
 		State: v1alpha1.ChildFailed, Reason: reason,
-		Message: e.Err.Error() + "; the " + e.Kind.Kind + " is left as it is (the last good one, if there is one).",
+		Message: e.Err.Error() + "; the " + e.Kinds[0].Kind + " is left as it is (the last good one, if there is one).",
 	}
 }
 

@@ -22,6 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/dr"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
 var ctx = context.Background()
@@ -546,13 +548,24 @@ func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *test
 	if s := childState(t, ns, "checkout", "PodDisruptionBudget"); s == nil || s.State != v1alpha1.ChildInSync {
 		t.Errorf("the other children should still be reconciled: %+v", s)
 	}
+	// The dashboard reads the same SLOs: it keeps its last good version too, it is not pruned.
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, &grafanav1beta1.GrafanaDashboard{}); err != nil {
+		t.Errorf("the GrafanaDashboard was removed while the query is invalid: %v", err)
+	}
 }
 
 func TestASecondProfileForTheSameServiceIsRefusedAndRendersNothing(t *testing.T) {
 	ns := startReadyProfile(t)
 	second := newProfile(ns)
-	second.Name = "checkout-copy"
+	second.Name, second.Spec.Service = "checkout-copy", "other"
 	createProfile(t, second)
+	eventually(t, "second profile Ready", conditionIs(ns, "checkout-copy", v1alpha1.ReadyCondition, metav1.ConditionTrue, v1alpha1.ReconciledReason))
+	// The second profile now claims the first one's service.
+	second = getProfile(t, ns, "checkout-copy")
+	second.Spec.Service = "checkout"
+	if err := k8s.Update(ctx, second); err != nil {
+		t.Fatal(err)
+	}
 
 	eventually(t, "Degraded DuplicateService", conditionIs(ns, "checkout-copy", v1alpha1.DegradedCondition, metav1.ConditionTrue, v1alpha1.DuplicateServiceReason))
 	eventually(t, "Ready=False", conditionIs(ns, "checkout-copy", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.DuplicateServiceReason))
@@ -560,11 +573,16 @@ func TestASecondProfileForTheSameServiceIsRefusedAndRendersNothing(t *testing.T)
 	if !strings.Contains(c.Message, `"checkout" is already declared by the older profile checkout`) {
 		t.Errorf("Degraded message = %q", c.Message)
 	}
-	for _, obj := range []client.Object{&monitoringv1.ServiceMonitor{}, &monitoringv1.PrometheusRule{}, &policyv1.PodDisruptionBudget{}} {
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout-copy"}, obj); !apierrors.IsNotFound(err) {
-			t.Errorf("the refused profile created a %T (err=%v)", obj, err)
+	// Its children, which would now collide with the first profile's, are gone.
+	eventually(t, "the refused profile's children deleted", func() error {
+		for _, obj := range []client.Object{&monitoringv1.ServiceMonitor{}, &monitoringv1.PrometheusRule{}, &policyv1.PodDisruptionBudget{},
+			&grafanav1beta1.GrafanaDashboard{}} {
+			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout-copy"}, obj); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("the refused profile still has a %T (err=%v)", obj, err)
+			}
 		}
-	}
+		return nil
+	})
 	waitReady(t, ns) // the first profile is untouched
 }
 
@@ -584,17 +602,17 @@ func TestABackupIsAVeleroScheduleInVelerosNamespace(t *testing.T) {
 	if !controllerutil.ContainsFinalizer(rp, "reliability.dev/cleanup") {
 		t.Errorf("the profile lacks the cleanup finalizer: %v", rp.Finalizers)
 	}
-	if rp.Status.DisasterRecovery == nil || rp.Status.DisasterRecovery.BackupSchedule != ns+"-checkout every 1h" {
+	if rp.Status.DisasterRecovery == nil || rp.Status.DisasterRecovery.BackupSchedule != dr.ScheduleName(ns, "checkout")+" every 1h" {
 		t.Errorf("status.disasterRecovery = %+v", rp.Status.DisasterRecovery)
 	}
 
-	key := client.ObjectKey{Namespace: "velero", Name: ns + "-checkout"}
+	key := client.ObjectKey{Namespace: "velero", Name: dr.ScheduleName(ns, "checkout")}
 	schedule := &velerov1.Schedule{}
 	if err := k8s.Get(ctx, key, schedule); err != nil {
 		t.Fatal(err)
 	}
 	if len(schedule.OwnerReferences) != 0 || schedule.Annotations["reliability.dev/owner-uid"] != string(rp.UID) ||
-		schedule.Spec.Schedule != "@every 1h" || schedule.Spec.Template.IncludedNamespaces[0] != ns || schedule.Spec.Template.TTL.Duration != 720*time.Hour {
+		schedule.Spec.Schedule != "@every 1h" || schedule.Spec.Template.IncludedNamespaces[0] != ns || schedule.Spec.Template.Metadata.Labels[render.ManagedByLabel] != "" || schedule.Spec.Template.TTL.Duration != 720*time.Hour {
 		t.Errorf("Schedule = owners %v, annotations %v, spec %+v", schedule.OwnerReferences, schedule.Annotations, schedule.Spec)
 	}
 
@@ -631,7 +649,7 @@ func TestABackupIsAVeleroScheduleInVelerosNamespace(t *testing.T) {
 func TestAForeignVeleroScheduleIsNotTaken(t *testing.T) {
 	ns := newNamespace(t)
 	foreign := &velerov1.Schedule{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "velero", Name: ns + "-checkout"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "velero", Name: dr.ScheduleName(ns, "checkout")},
 		Spec:       velerov1.ScheduleSpec{Schedule: "@every 24h"},
 	}
 	if err := k8s.Create(ctx, foreign, client.FieldOwner("hand-written")); err != nil {

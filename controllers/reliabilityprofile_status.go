@@ -27,7 +27,6 @@ func setStatus(rp *v1alpha1.ReliabilityProfile, renderErr error, results []apply
 		st.Resources = childStatuses(st.Resources, sameGeneration, results, now)
 	}
 	st.ObservedGeneration = rp.Generation
-	setDisasterRecoveryStatus(rp)
 	setDegradedCondition(st, rp.Generation, renderErr, results, now)
 	setDriftedCondition(st, rp.Generation, rp.Spec.Mode, now)
 	setReadyCondition(st, rp.Generation, rp.Spec.Mode, now)
@@ -216,14 +215,16 @@ func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation)
 
 // setDisasterRecoveryStatus reports the recovery plan from the spec. It needs no clock: the due date of the
 // next drill is a date, and the overdue alert is Prometheus' to raise.
-func setDisasterRecoveryStatus(rp *v1alpha1.ReliabilityProfile) {
+//
+// backups says whether the operator renders backups (--velero-namespace); without, none is reported.
+func setDisasterRecoveryStatus(rp *v1alpha1.ReliabilityProfile, backups bool) {
 	plan, err := dr.PlanOf(rp)
 	if err != nil || plan == nil {
 		rp.Status.DisasterRecovery = nil
 		return
 	}
 	st := &v1alpha1.DisasterRecoveryStatus{RTO: rp.Spec.DisasterRecovery.RTO, RPO: rp.Spec.DisasterRecovery.RPO}
-	if plan.Backup != nil {
+	if plan.Backup != nil && backups {
 		st.RPO = model.Duration(plan.RPO).String()
 		st.BackupSchedule = fmt.Sprintf("%s every %s", plan.ScheduleName, model.Duration(plan.BackupInterval()))
 	}

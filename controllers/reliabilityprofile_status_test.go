@@ -13,6 +13,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/dr"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
 )
 
@@ -223,14 +224,18 @@ func TestSetDisasterRecoveryStatus(t *testing.T) {
 	rp.Name, rp.Namespace = "api", "shop"
 	rp.Spec.DisasterRecovery = &v1alpha1.DisasterRecoverySpec{RPO: "1h", RTO: "4h", Backup: &v1alpha1.BackupSpec{},
 		LastRestoreTest: "2026-10-01", RestoreTestMaxAge: "90d"}
-	setStatus(rp, nil, nil, t0)
-	want := v1alpha1.DisasterRecoveryStatus{RPO: "1h", RTO: "4h", BackupSchedule: "shop-api every 30m",
+	setDisasterRecoveryStatus(rp, true)
+	want := v1alpha1.DisasterRecoveryStatus{RPO: "1h", RTO: "4h", BackupSchedule: dr.ScheduleName("shop", "api") + " every 30m",
 		LastRestoreTest: "2026-10-01", RestoreTestDue: "2026-12-30"}
 	if got := rp.Status.DisasterRecovery; got == nil || *got != want {
 		t.Errorf("status.disasterRecovery = %+v, want %+v", got, want)
 	}
+	setDisasterRecoveryStatus(rp, false)
+	if got := rp.Status.DisasterRecovery; got == nil || got.BackupSchedule != "" || got.LastRestoreTest != "2026-10-01" {
+		t.Errorf("without --velero-namespace no backup may be reported: %+v", got)
+	}
 	rp.Spec.DisasterRecovery = nil
-	setStatus(rp, nil, nil, t1)
+	setDisasterRecoveryStatus(rp, true)
 	if rp.Status.DisasterRecovery != nil {
 		t.Errorf("a profile without a plan still reports one: %+v", rp.Status.DisasterRecovery)
 	}

@@ -430,13 +430,16 @@ type LogsSpec struct {
 
 // DisasterRecoverySpec is the service's recovery plan (R-4) and drill record (R-3).
 type DisasterRecoverySpec struct {
-	// RPO is the recovery point objective: the most data, in time, the service may lose. Such as "1h".
-	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// RPO is the recovery point objective: the most data, in time, the service may lose. Such as "1h". At
+	// least 10m: backups run every half RPO, and no more often than every 5 minutes.
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
+	// +kubebuilder:validation:XValidation:rule="int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) >= 10",message="spec.disasterRecovery.rpo: at least 10m: backups run every half RPO, and at most every 5 minutes"
 	// +optional
 	RPO string `json:"rpo,omitempty"`
 
 	// RTO is the recovery time objective: the longest the service may be down after a disaster. Such as "4h".
-	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
 	// +optional
 	RTO string `json:"rto,omitempty"`
 
@@ -462,16 +465,9 @@ type DisasterRecoverySpec struct {
 	RestoreTestMaxAge string `json:"restoreTestMaxAge,omitempty"`
 }
 
-// BackupSpec describes the Velero backup of the service.
-//
-// +kubebuilder:validation:XValidation:rule="!has(self.includedNamespaces) || !has(self.labelSelector)",message="spec.disasterRecovery.backup: set includedNamespaces or labelSelector, not both"
+// BackupSpec describes the Velero backup of the service. It always covers the profile's own namespace only:
+// a profile is written by the team of that namespace, and must not make the operator back up anyone else's.
 type BackupSpec struct {
-	// IncludedNamespaces to back up; omitted, the profile's namespace.
-	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:items:MaxLength=63
-	// +optional
-	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
-
 	// LabelSelector backs up only the objects it selects in the profile's namespace.
 	// +optional
 	LabelSelector *LabelSelector `json:"labelSelector,omitempty"`
@@ -483,7 +479,7 @@ type BackupSpec struct {
 
 	// Retention is how long backups are kept, such as "720h".
 	// +kubebuilder:default="720h"
-	// +kubebuilder:validation:Pattern=`^[0-9]+(m|h|d)$`
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
 	// +optional
 	Retention string `json:"retention,omitempty"`
 }

@@ -699,12 +699,14 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want:   []string{`spec.placement.maxSpotFraction`, `at most 0.5`, `P-3`},
 		},
 		{
-			name: "a backup with both includedNamespaces and labelSelector",
-			mutate: func(t *testing.T, p profile) {
-				p.set(t, "yaml: {includedNamespaces: [validation], labelSelector: {matchLabels: {app: checkout}}}",
-					"spec", "disasterRecovery", "backup")
-			},
-			want: []string{`spec.disasterRecovery.backup`, `includedNamespaces or labelSelector, not both`},
+			name:   "an RPO under 10 minutes",
+			mutate: func(t *testing.T, p profile) { p.set(t, "5m", "spec", "disasterRecovery", "rpo") },
+			want:   []string{`spec.disasterRecovery.rpo`, `at least 10m`},
+		},
+		{
+			name:   "an RTO of zero",
+			mutate: func(t *testing.T, p profile) { p.set(t, "0h", "spec", "disasterRecovery", "rto") },
+			want:   []string{`spec.disasterRecovery.rto`, `should match`},
 		},
 		{
 			name:   "a last restore test that is not a date",
@@ -771,6 +773,8 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 		want string
 	}{
 		{"an unknown field in spec", []any{"spec", "retries"}, `unknown field "spec.retries"`},
+		{"a backup of other namespaces, which a profile may not ask for", []any{"spec", "disasterRecovery", "backup", "includedNamespaces"},
+			`unknown field "spec.disasterRecovery.backup.includedNamespaces"`},
 		{"a misspelt field in an SLO", []any{"spec", "slos", 0, "objectiv"}, `unknown field "spec.slos[0].objectiv"`},
 	}
 	for _, tc := range cases {

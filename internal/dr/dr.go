@@ -5,7 +5,10 @@
 package dr
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -25,8 +28,8 @@ type Plan struct {
 	RPO, RTO                 time.Duration
 	RunbookURL               string
 	Backup                   *v1alpha1.BackupSpec
-	// ScheduleName is the name of the Velero Schedule of the backup: <namespace>-<profile>, unique in the
-	// Velero namespace that holds the Schedules of every namespace.
+	// ScheduleName is the name of the Velero Schedule of the backup, unique in the Velero namespace that holds
+	// the Schedules of every namespace: see ScheduleName.
 	ScheduleName      string
 	LastRestoreTest   *time.Time
 	RestoreTestMaxAge time.Duration
@@ -40,7 +43,7 @@ func PlanOf(rp *v1alpha1.ReliabilityProfile) (*Plan, error) {
 		return nil, nil
 	}
 	p := &Plan{Service: rp.Spec.Service, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier), RunbookURL: d.RunbookURL,
-		Backup: d.Backup, ScheduleName: rp.Namespace + "-" + rp.Name, RestoreTestMaxAge: 90 * 24 * time.Hour,
+		Backup: d.Backup, ScheduleName: ScheduleName(rp.Namespace, rp.Name), RestoreTestMaxAge: 90 * 24 * time.Hour,
 		Retention: 720 * time.Hour}
 	var err error
 	parse := func(field, v string, out *time.Duration) {
@@ -74,6 +77,18 @@ func PlanOf(rp *v1alpha1.ReliabilityProfile) (*Plan, error) {
 		p.LastRestoreTest = &t
 	}
 	return p, nil
+}
+
+// ScheduleName is <namespace>-<profile>-<hash>, at most 63 characters: Velero writes it into a label of
+// every Backup (63 at most), and the hash of the pair keeps "a-b/c" and "a/b-c" apart.
+func ScheduleName(namespace, profile string) string {
+	sum := sha256.Sum256([]byte(namespace + "/" + profile))
+	suffix := "-" + hex.EncodeToString(sum[:3])
+	base := namespace + "-" + profile
+	if len(base) > 63-len(suffix) {
+		base = strings.TrimRight(base[:63-len(suffix)], "-.")
+	}
+	return base + suffix
 }
 
 // BackupInterval is how often the backup runs: half the RPO (at least 5 minutes), so that one failed backup

@@ -90,7 +90,7 @@ func TestDisasterRecoveryAlertsWithPromtool(t *testing.T) {
 		"rule_files": []string{"rules.yaml"}, "evaluation_interval": "1m",
 		"tests": []map[string]any{{
 			"interval":     "5m",
-			"input_series": []map[string]any{{"series": `velero_backup_last_successful_timestamp{schedule="shop-api"}`, "values": "0x600"}},
+			"input_series": []map[string]any{{"series": `velero_backup_last_successful_timestamp{schedule="` + dr.ScheduleName("shop", "api") + `"}`, "values": "0x600"}},
 			"promql_expr_test": []map[string]any{
 				firing("30m"),                // a fresh backup, a recent drill
 				firing("75m", "BackupStale"), // 75 minutes since the last backup: past the 1h RPO for 10m
@@ -112,5 +112,26 @@ func write(t *testing.T, path string, v any) {
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestScheduleNamesFitALabelValueAndNeverCollide(t *testing.T) {
+	long := strings.Repeat("n", 63)
+	names := map[string]string{
+		"a-b/c": dr.ScheduleName("a-b", "c"), "a/b-c": dr.ScheduleName("a", "b-c"),
+		"long/long": dr.ScheduleName(long, long+"x"), "long/long2": dr.ScheduleName(long, long+"y"),
+	}
+	seen := map[string]string{}
+	for pair, name := range names {
+		if len(name) > 63 || strings.HasSuffix(name, "-") {
+			t.Errorf("%s: %q is not a valid label value", pair, name)
+		}
+		if other, ok := seen[name]; ok {
+			t.Errorf("%s and %s share the Schedule name %q", pair, other, name)
+		}
+		seen[name] = pair
+	}
+	if !strings.HasPrefix(dr.ScheduleName("shop", "checkout"), "shop-checkout-") {
+		t.Errorf("a short name should stay readable: %s", dr.ScheduleName("shop", "checkout"))
 	}
 }

@@ -42,6 +42,8 @@ func GrafanaDashboard(rp *v1alpha1.ReliabilityProfile, opts Options) (*grafanav1
 		Spec: grafanav1beta1.GrafanaDashboardSpec{
 			GrafanaCommonSpec: grafanav1beta1.GrafanaCommonSpec{
 				InstanceSelector: opts.GrafanaInstanceSelector.DeepCopy(),
+				// The Grafana instances live in their own namespace, not the service's.
+				AllowCrossNamespaceImport: true,
 				// Set, because the field is not a pointer: left zero it would be written as "0s".
 				ResyncPeriod: metav1.Duration{Duration: 10 * time.Minute},
 			},

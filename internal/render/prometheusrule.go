@@ -28,6 +28,9 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 		return nil, err
 	}
 	if plan != nil {
+		if opts.VeleroNamespace == "" {
+			plan.Backup = nil // no Schedule is rendered, so there is no backup to watch
+		}
 		if g := dr.Rules(*plan); g != nil {
 			groups = append(groups, *g)
 		}

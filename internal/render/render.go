@@ -43,8 +43,8 @@ type Options struct {
 // CRD's defaults (the API server applies them); missing defaults are filled with the same values.
 //
 // When one child cannot be built from the profile (an SLO query that does not parse), Render still returns
-// the others, with a *PartialError naming the missing kind: the caller applies what it has and keeps the
-// live object of the missing kind as it is, rather than deleting the last good one.
+// the others, with a *PartialError naming the missing kinds: the caller applies what it has and keeps the
+// live objects of the missing kinds as they are, rather than deleting the last good ones.
 func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, error) {
 	if rp.Spec.Service == "" {
 		return nil, fmt.Errorf("spec.service is empty")
@@ -68,11 +68,11 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 	// The dashboard reads the same SLOs as the rule: when those do not parse, neither is rendered, and both
 	// keep their last good version.
 	if ruleErr != nil {
-		return objs, &PartialError{Kind: ruleKind, Name: rp.Name, Err: ruleErr}
+		return objs, &PartialError{Kinds: []schema.GroupVersionKind{ruleKind, dashboardKind}, Name: rp.Name, Err: ruleErr}
 	}
 	dash, err := GrafanaDashboard(rp, opts)
 	if err != nil {
-		return objs, &PartialError{Kind: dashboardKind, Name: rp.Name, Err: err}
+		return objs, &PartialError{Kinds: []schema.GroupVersionKind{dashboardKind}, Name: rp.Name, Err: err}
 	}
 	if dash != nil {
 		objs = append(objs, dash)
@@ -86,14 +86,16 @@ func LivesOutsideProfileNamespace(gvk schema.GroupVersionKind) bool {
 	return gvk.Group == velerov1.SchemeGroupVersion.Group && gvk.Kind == "Schedule"
 }
 
-// PartialError says that one child could not be rendered; the others were.
+// PartialError says that some children could not be rendered; the others were. Kinds are the kinds left
+// out, whose live objects are to be kept as they are: the first is the one that failed, the others depend
+// on the same part of the profile (the dashboard reads the SLOs the rule failed on).
 type PartialError struct {
-	Kind schema.GroupVersionKind
-	Name string
-	Err  error
+	Kinds []schema.GroupVersionKind
+	Name  string
+	Err   error
 }
 
-func (e *PartialError) Error() string { return fmt.Sprintf("%s %s: %v", e.Kind.Kind, e.Name, e.Err) }
+func (e *PartialError) Error() string { return fmt.Sprintf("%s %s: %v", e.Kinds[0].Kind, e.Name, e.Err) }
 
 func (e *PartialError) Unwrap() error { return e.Err }
 

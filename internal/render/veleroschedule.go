@@ -26,15 +26,15 @@ func VeleroSchedule(rp *v1alpha1.ReliabilityProfile, opts Options) (*velerov1.Sc
 	}
 	b := plan.Backup
 	template := velerov1.BackupSpec{
-		IncludedNamespaces: append([]string(nil), b.IncludedNamespaces...),
+		// Only the profile's own namespace: the team that writes the profile owns that namespace, no other.
+		IncludedNamespaces: []string{rp.Namespace},
+		LabelSelector:      b.LabelSelector.Meta(),
 		StorageLocation:    b.StorageLocation,
 		TTL:                metav1.Duration{Duration: max(plan.Retention, plan.RPO)},
+		// Velero copies the Schedule's labels to every Backup unless the template has its own; the operator's
+		// ownership labels do not belong on Backups.
+		Metadata: velerov1.Metadata{Labels: map[string]string{"reliability.dev/service": rp.Spec.Service}},
 	}
-	if len(template.IncludedNamespaces) == 0 {
-		// A label selector selects objects of the profile's own namespace.
-		template.IncludedNamespaces = []string{rp.Namespace}
-	}
-	template.LabelSelector = b.LabelSelector.Meta()
 	meta := childMeta(rp, nil)
 	meta.Name, meta.Namespace = plan.ScheduleName, opts.VeleroNamespace
 	return &velerov1.Schedule{
