@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -40,9 +42,11 @@ type LogRetentionReconciler struct {
 // LogRetentionState is the outcome of the last run, read by the profile reconciler for status.logs.
 type LogRetentionState struct {
 	mu sync.RWMutex
-	// problem is why the retention is not enforced, or empty.
+	// problem is why the retention is not enforced at all, or empty.
 	problem string
-	// Changed names a profile whenever the problem changes, so that every profile's status follows.
+	// written are the stream selectors of the ConfigMap as last written or found.
+	written map[string]bool
+	// Changed names a profile whenever the outcome changes, so that every profile's status follows.
 	Changed chan event.GenericEvent
 }
 
@@ -51,17 +55,23 @@ func NewLogRetentionState() *LogRetentionState {
 	return &LogRetentionState{Changed: make(chan event.GenericEvent, 64)}
 }
 
-// Problem is why log retention is not enforced, or "".
-func (s *LogRetentionState) Problem() string {
+// Enforced tells whether the profile's retention is in Loki's overrides, and if not, why.
+func (s *LogRetentionState) Enforced(rp *v1alpha1.ReliabilityProfile) (bool, string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.problem
+	switch {
+	case s.problem != "":
+		return false, s.problem
+	case !s.written[logs.StreamSelector(rp)]:
+		return false, "The retention is not in Loki's overrides yet."
+	}
+	return true, ""
 }
 
-func (s *LogRetentionState) set(ctx context.Context, c client.Reader, problem string) {
+func (s *LogRetentionState) set(ctx context.Context, c client.Reader, problem string, written map[string]bool) {
 	s.mu.Lock()
-	changed := s.problem != problem
-	s.problem = problem
+	changed := s.problem != problem || !maps.Equal(s.written, written)
+	s.problem, s.written = problem, written
 	s.mu.Unlock()
 	if !changed {
 		return
@@ -79,29 +89,73 @@ func (s *LogRetentionState) set(ctx context.Context, c client.Reader, problem st
 	}
 }
 
+// enforceable are the profiles whose retention goes into Loki: not those in Audit mode (which change
+// nothing), nor those refused for declaring another profile's service.
+func enforceable(all []v1alpha1.ReliabilityProfile) []v1alpha1.ReliabilityProfile {
+	var out []v1alpha1.ReliabilityProfile
+	for i := range all {
+		rp := &all[i]
+		if rp.Spec.Mode == v1alpha1.ModeAudit || duplicateService(rp, namespaceOf(all, rp.Namespace)) != nil {
+			continue
+		}
+		out = append(out, *rp)
+	}
+	return out
+}
+
+func namespaceOf(all []v1alpha1.ReliabilityProfile, namespace string) []v1alpha1.ReliabilityProfile {
+	var out []v1alpha1.ReliabilityProfile
+	for _, rp := range all {
+		if rp.Namespace == namespace {
+			out = append(out, rp)
+		}
+	}
+	return out
+}
+
+func selectors(profiles []v1alpha1.ReliabilityProfile) map[string]bool {
+	out := map[string]bool{}
+	for i := range profiles {
+		if profiles[i].DeletionTimestamp.IsZero() {
+			out[logs.StreamSelector(&profiles[i])] = true
+		}
+	}
+	return out
+}
+
 // Reconcile rebuilds the overrides file from all profiles and writes it only when it changed.
 func (r *LogRetentionReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
+	written, problem, requeue, err := r.reconcile(ctx)
+	if err != nil {
+		problem = fmt.Sprintf("Writing Loki's overrides to ConfigMap %s failed: %v", r.ConfigMap, err)
+	}
+	r.State.set(ctx, r.Client, problem, written)
+	return ctrl.Result{RequeueAfter: requeue}, err
+}
+
+// reconcile returns the selectors now in the ConfigMap, or why there are none, and when to look again.
+func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool, string, time.Duration, error) {
 	list := &v1alpha1.ReliabilityProfileList{}
 	if err := r.Client.List(ctx, list); err != nil {
-		return ctrl.Result{}, err
+		return nil, "", 0, err
 	}
-	content, err := logs.LokiOverrides(list.Items, r.Tenant)
+	profiles := enforceable(list.Items)
+	content, err := logs.LokiOverrides(profiles, r.Tenant)
 	if err != nil {
-		return ctrl.Result{}, err
+		return nil, "", 0, err
 	}
 	live := &corev1.ConfigMap{}
 	err = r.APIReader.Get(ctx, r.ConfigMap, live)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return ctrl.Result{}, err
+		return nil, "", 0, err
 	case live.Labels[render.ManagedByLabel] != render.ManagedByValue:
-		r.State.set(ctx, r.Client, fmt.Sprintf("ConfigMap %s exists and is not owned by reliability-operator; it was left untouched, "+
-			"so log retention is not enforced. Delete it or choose another --loki-retention-configmap.", r.ConfigMap))
-		return ctrl.Result{}, nil
+		// Outside the cache, its deletion sends no event: look again later.
+		return nil, fmt.Sprintf("ConfigMap %s exists and is not owned by reliability-operator; it was left untouched, "+
+			"so log retention is not enforced. Delete it or choose another --loki-retention-configmap.", r.ConfigMap), time.Minute, nil
 	case live.Data[logs.RuntimeConfigKey] == string(content):
-		r.State.set(ctx, r.Client, "")
-		return ctrl.Result{}, nil
+		return selectors(profiles), "", 0, nil
 	}
 	desired := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -111,7 +165,7 @@ func (r *LogRetentionReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 	}
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
 	if err != nil {
-		return ctrl.Result{}, err
+		return nil, "", 0, err
 	}
 	obj := &unstructured.Unstructured{Object: u}
 	unstructured.RemoveNestedField(obj.Object, "metadata", "creationTimestamp")
@@ -119,11 +173,10 @@ func (r *LogRetentionReconciler) Reconcile(ctx context.Context, _ ctrl.Request) 
 		obj.SetResourceVersion(live.ResourceVersion) // the ownership just checked holds for this version only
 	}
 	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(apply.FieldOwner), client.ForceOwnership); err != nil {
-		return ctrl.Result{}, fmt.Errorf("writing ConfigMap %s: %w", r.ConfigMap, err)
+		return nil, "", 0, err
 	}
-	log.FromContext(ctx).Info("Applied child", "kind", "ConfigMap", "name", r.ConfigMap.String(), "profiles", len(list.Items))
-	r.State.set(ctx, r.Client, "")
-	return ctrl.Result{}, nil
+	log.FromContext(ctx).Info("Applied child", "kind", "ConfigMap", "name", r.ConfigMap.String(), "profiles", len(profiles))
+	return selectors(profiles), "", 0, nil
 }
 
 // SetupWithManager runs the reconciler on any change of a profile or of its ConfigMap, always for the same

@@ -2,12 +2,14 @@ package controllers_test
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/logs"
@@ -55,37 +57,51 @@ func TestLogRetentionEntriesSurviveConcurrentProfileChanges(t *testing.T) {
 		return nil
 	})
 
-	eventually(t, "the ConfigMap holds exactly every profile", func() error {
-		all := &v1alpha1.ReliabilityProfileList{}
-		if err := k8s.List(ctx, all); err != nil {
-			return err
+	// An Audit-mode profile changes nothing, Loki's retention included.
+	audit := newProfile(ns)
+	audit.Name, audit.Spec.Service, audit.Spec.Mode, audit.Labels = "audited", "audited", v1alpha1.ModeAudit, nil
+	createProfile(t, audit)
+
+	want := map[string]string{}
+	for i := range n {
+		switch i % 3 {
+		case 0:
+			want[fmt.Sprintf(`{namespace="%s", service="%s"}`, ns, name(i))] = "720h"
+		case 2:
+			want[fmt.Sprintf(`{namespace="%s", service="%s"}`, ns, name(i))] = "168h"
 		}
-		want, err := logs.LokiOverrides(all.Items, "fake")
-		if err != nil {
-			return err
-		}
+	}
+	eventually(t, "the ConfigMap holds exactly this namespace's enforceable profiles", func() error {
 		cm := &corev1.ConfigMap{}
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "loki", Name: "reliability-retention"}, cm); err != nil {
 			return err
 		}
-		if got := cm.Data[logs.RuntimeConfigKey]; got != string(want) {
-			return fmt.Errorf("ConfigMap:\n%s\nwant:\n%s", got, want)
+		var config struct {
+			Overrides map[string]struct {
+				RetentionStream []struct{ Selector, Period string } `json:"retention_stream"`
+			}
+		}
+		if err := yaml.Unmarshal([]byte(cm.Data[logs.RuntimeConfigKey]), &config); err != nil {
+			return err
+		}
+		got := map[string]string{}
+		for _, e := range config.Overrides["fake"].RetentionStream {
+			if strings.Contains(e.Selector, `namespace="`+ns+`"`) {
+				got[e.Selector] = e.Period
+			}
+		}
+		if !maps.Equal(got, want) {
+			return fmt.Errorf("entries of %s:\n%v\nwant:\n%v", ns, got, want)
 		}
 		return nil
 	})
-	cm := &corev1.ConfigMap{}
-	_ = k8s.Get(ctx, client.ObjectKey{Namespace: "loki", Name: "reliability-retention"}, cm)
-	for i := range n {
-		selector := fmt.Sprintf(`{namespace="%s", service="%s"}`, ns, name(i))
-		present := strings.Contains(cm.Data[logs.RuntimeConfigKey], selector)
-		if present == (i%3 == 1) {
-			t.Errorf("%s: in the ConfigMap %v, deleted %v", name(i), present, i%3 == 1)
-		}
-	}
 	eventually(t, "status.logs", func() error {
 		rp := getProfile(t, ns, name(0))
 		if l := rp.Status.Logs; l == nil || !l.Enforced || l.Retention != "30d" || l.Backend != "loki (ConfigMap loki/reliability-retention)" {
 			return fmt.Errorf("status.logs = %+v", rp.Status.Logs)
+		}
+		if l := getProfile(t, ns, "audited").Status.Logs; l == nil || l.Enforced || !strings.Contains(l.Message, "Audit mode") {
+			return fmt.Errorf("Audit profile status.logs = %+v", l)
 		}
 		return nil
 	})

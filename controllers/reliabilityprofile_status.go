@@ -243,10 +243,11 @@ func setLogsStatus(rp *v1alpha1.ReliabilityProfile, backend *LogBackend) {
 	switch {
 	case backend == nil:
 		st.Message = "No log backend is configured (--loki-retention-configmap), so the retention is not enforced."
-	case backend.State.Problem() != "":
-		st.Backend, st.Message = backend.Name, backend.State.Problem()
+	case rp.Spec.Mode == v1alpha1.ModeAudit:
+		st.Backend, st.Message = backend.Name, "Audit mode: the retention is not written to the backend."
 	default:
-		st.Backend, st.Enforced = backend.Name, true
+		st.Backend = backend.Name
+		st.Enforced, st.Message = backend.State.Enforced(rp)
 	}
 	rp.Status.Logs = st
 }

@@ -95,7 +95,9 @@ type PartialError struct {
 	Err   error
 }
 
-func (e *PartialError) Error() string { return fmt.Sprintf("%s %s: %v", e.Kinds[0].Kind, e.Name, e.Err) }
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.Kinds[0].Kind, e.Name, e.Err)
+}
 
 func (e *PartialError) Unwrap() error { return e.Err }
 
