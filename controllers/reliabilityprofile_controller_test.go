@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -102,16 +103,30 @@ func startReadyProfile(t *testing.T) string {
 	return ns
 }
 
-// editChild changes the profile's child of obj's kind the way a person with kubectl would: a plain update
-// under another field manager.
+// editChild changes the profile's child of obj's kind the way a person with kubectl would: read, change,
+// update under another field manager, and read again on a conflict (as kubectl edit does).
 func editChild(t *testing.T, ns string, obj client.Object, mutate func()) {
 	t.Helper()
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, obj); err != nil {
+	editObject(t, client.ObjectKey{Namespace: ns, Name: "checkout"}, obj, mutate)
+}
+
+// editObject is editChild for any object.
+func editObject(t *testing.T, key client.ObjectKey, obj client.Object, mutate func()) {
+	t.Helper()
+	attempts := 0
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		attempts++
+		if err := k8s.Get(ctx, key, obj); err != nil {
+			return err
+		}
+		mutate()
+		return k8s.Update(ctx, obj, client.FieldOwner("someone-with-kubectl"))
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	mutate()
-	if err := k8s.Update(ctx, obj, client.FieldOwner("someone-with-kubectl")); err != nil {
-		t.Fatal(err)
+	if attempts > 1 {
+		t.Logf("editing %T took %d attempts: the object changed in between", obj, attempts)
 	}
 }
 
@@ -617,10 +632,8 @@ func TestABackupIsAVeleroScheduleInVelerosNamespace(t *testing.T) {
 	}
 
 	// Someone makes the backups rare; the label-mapped watch brings the operator back.
-	schedule.Spec.Schedule = "@every 168h"
-	if err := k8s.Update(ctx, schedule, client.FieldOwner("someone-with-kubectl")); err != nil {
-		t.Fatal(err)
-	}
+	edited := &velerov1.Schedule{}
+	editObject(t, key, edited, func() { edited.Spec.Schedule = "@every 168h" })
 	eventually(t, "Schedule restored", func() error {
 		live := &velerov1.Schedule{}
 		if err := k8s.Get(ctx, key, live); err != nil {
