@@ -60,6 +60,7 @@ envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (once per ver
 .PHONY: test
 test: envtest $(CONTROLLER_GEN) $(KUSTOMIZE) $(PROMTOOL) ## Check generated files, vet, and run every test against a real control plane and the real promtool.
 	hack/verify-generated.sh
+	hack/logging-operator-crds.sh >/dev/null
 	go vet ./...
 	go test ./... -count=1
 

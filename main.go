@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
 	"github.com/reliability-operator/reliability-operator/internal/cli"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
@@ -51,6 +52,7 @@ func run(args []string) error {
 	fs.StringVar(&o.Render.VeleroNamespace, "velero-namespace", "velero", "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).")
 	lokiConfigMap := fs.String("loki-retention-configmap", "", "namespace/name of the ConfigMap holding Loki's runtime overrides, where each profile's log retention is written (O-5); off when empty.")
 	fs.StringVar(&o.LokiTenant, "loki-tenant", "fake", "Loki tenant of the retention overrides (\"fake\" for a single-tenant Loki).")
+	loggingOutputs := fs.String("logging-cluster-outputs", "", "logging-operator ClusterOutputs per log tier, such as critical=logs-30d,non-critical=logs-7d: each profile gets a Flow to its tier's output (O-5); off when empty.")
 	grafanaSelector := fs.String("grafana-instance-selector", "", "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).")
 	monitoringLabels := fs.String("monitoring-labels", "", "Labels added to ServiceMonitors so that Prometheus selects them, such as release=kube-prometheus-stack.")
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
@@ -64,6 +66,19 @@ func run(args []string) error {
 		return fmt.Errorf("--monitoring-labels: %w", err)
 	}
 	o.Render.MonitoringLabels = extra
+	if *loggingOutputs != "" {
+		outputs, err := labels.ConvertSelectorToLabelsMap(*loggingOutputs)
+		if err != nil {
+			return fmt.Errorf("--logging-cluster-outputs: %w", err)
+		}
+		o.Render.LoggingClusterOutputs = map[v1alpha1.Tier]string{}
+		for tier, output := range outputs {
+			if tier != string(v1alpha1.TierCritical) && tier != string(v1alpha1.TierNonCritical) {
+				return fmt.Errorf("--logging-cluster-outputs: %q is not a tier (critical, non-critical)", tier)
+			}
+			o.Render.LoggingClusterOutputs[v1alpha1.Tier(tier)] = output
+		}
+	}
 	if *lokiConfigMap != "" {
 		ns, name, ok := strings.Cut(*lokiConfigMap, "/")
 		if !ok || ns == "" || name == "" {

@@ -46,6 +46,7 @@ const retryInterval = time.Minute
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=grafana.integreatly.org,resources=grafanadashboards,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=velero.io,resources=schedules,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=logging.banzaicloud.io,resources=flows,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // ReliabilityProfileReconciler turns a ReliabilityProfile into its children and reports on them.
@@ -66,7 +67,8 @@ type ReliabilityProfileReconciler struct {
 
 // LogBackend is the configured log retention backend, as the profile status reports it.
 type LogBackend struct {
-	Name  string // such as "loki (ConfigMap loki/retention)"
+	Name string // such as "loki (ConfigMap loki/retention)"
+	// State is Loki's aggregated ConfigMap; nil for logging-operator, whose Flow is a child of the profile.
 	State *LogRetentionState
 }
 
@@ -111,8 +113,10 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	var partial *render.PartialError
 	if errors.As(renderErr, &partial) {
 		// The other children are applied; those that could not be rendered keep their last good versions.
-		kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return slices.Contains(partial.Kinds, k) })
-		unrendered = append(unrendered, unrenderedResult(partial))
+		for _, f := range partial.Failures {
+			kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k == f.Kind })
+			unrendered = append(unrendered, unrenderedResult(partial.Name, f))
+		}
 		renderErr = nil
 	}
 	var duplicate *DuplicateServiceError
@@ -146,7 +150,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 
 	setStatus(rp, renderErr, results, r.now())
 	setDisasterRecoveryStatus(rp, r.RenderOptions.VeleroNamespace != "")
-	setLogsStatus(rp, r.LogBackend)
+	setLogsStatus(rp, r.LogBackend, results)
 	if r.Observations != nil {
 		if obs, ok := r.Observations.For(req.NamespacedName); ok {
 			setObservedStatus(rp, obs)
@@ -236,16 +240,16 @@ func (r *ReliabilityProfileReconciler) cleanUp(ctx context.Context, rp *v1alpha1
 }
 
 // unrenderedResult reports a child the profile could not be turned into.
-func unrenderedResult(e *render.PartialError) apply.Result {
+func unrenderedResult(name string, f render.Failure) apply.Result {
 	reason := v1alpha1.RenderFailedReason
 	var invalid *slo.InvalidQueryError
-	if errors.As(e.Err, &invalid) {
+	if errors.As(f.Err, &invalid) {
 		reason = v1alpha1.InvalidQueryReason
 	}
 	return apply.Result{
-		APIVersion: e.Kinds[0].GroupVersion().String(), Kind: e.Kinds[0].Kind, Name: e.Name,
+		APIVersion: f.Kind.GroupVersion().String(), Kind: f.Kind.Kind, Name: name,
 		State: v1alpha1.ChildFailed, Reason: reason,
-		Message: e.Err.Error() + "; the " + e.Kinds[0].Kind + " is left as it is (the last good one, if there is one).",
+		Message: f.Err.Error() + "; the " + f.Kind.Kind + " is left as it is (the last good one, if there is one).",
 	}
 }
 
@@ -291,7 +295,7 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 	if r.ObservationEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
 	}
-	if r.LogBackend != nil {
+	if r.LogBackend != nil && r.LogBackend.State != nil {
 		b = b.WatchesRawSource(source.Channel(r.LogBackend.State.Changed, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)

@@ -237,14 +237,22 @@ func setDisasterRecoveryStatus(rp *v1alpha1.ReliabilityProfile, backups bool) {
 
 // setLogsStatus reports the profile's log retention and whether a backend enforces it (O-5): with none
 // configured, the status says so, and nothing fails.
-func setLogsStatus(rp *v1alpha1.ReliabilityProfile, backend *LogBackend) {
+func setLogsStatus(rp *v1alpha1.ReliabilityProfile, backend *LogBackend, results []apply.Result) {
 	tier, retention := logs.Retention(rp)
 	st := &v1alpha1.LogsStatus{Tier: tier, Retention: fmt.Sprintf("%dd", int(retention.Hours()/24))}
 	switch {
 	case backend == nil:
-		st.Message = "No log backend is configured (--loki-retention-configmap), so the retention is not enforced."
+		st.Message = "No log backend is configured (--loki-retention-configmap or --logging-cluster-outputs), so the retention is not enforced."
 	case rp.Spec.Mode == v1alpha1.ModeAudit:
 		st.Backend, st.Message = backend.Name, "Audit mode: the retention is not written to the backend."
+	case backend.State == nil:
+		// logging-operator: the retention holds when the profile's Flow is in place.
+		st.Backend, st.Message = backend.Name, "The logging-operator Flow is not in place; see resources[]."
+		for _, r := range results {
+			if r.Kind == "Flow" && r.State == v1alpha1.ChildInSync {
+				st.Enforced, st.Message = true, ""
+			}
+		}
 	default:
 		st.Backend = backend.Name
 		st.Enforced, st.Message = backend.State.Enforced(rp)

@@ -191,6 +191,9 @@ func (a *Applier) normalize(u *unstructured.Unstructured) (map[string]any, error
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := typed.(*unstructured.Unstructured); ok {
+		return u.Object, nil // both sides are the server's JSON already
+	}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
 		return nil, err
 	}
@@ -236,8 +239,15 @@ func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, key clie
 	return live, err
 }
 
+// newObject is an empty object of the kind: typed when the scheme knows it, unstructured otherwise (kinds
+// whose Go types do not build with ours, such as logging-operator's).
 func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {
 	o, err := a.Client.Scheme().New(gvk)
+	if runtime.IsNotRegisteredError(err) {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		return u, nil
+	}
 	if err != nil {
 		return nil, err
 	}

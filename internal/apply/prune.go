@@ -6,6 +6,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,13 +47,9 @@ func (a *Applier) deleteChildren(ctx context.Context, owner *v1alpha1.Reliabilit
 		if _, err := a.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
 			continue
 		}
-		newList, err := a.Client.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		list, err := a.newList(gvk)
 		if err != nil {
 			return deleted, err
-		}
-		list, ok := newList.(client.ObjectList)
-		if !ok {
-			return deleted, fmt.Errorf("%sList is not a list", gvk.Kind)
 		}
 		// In every namespace: a child may live outside the profile's (a Velero Schedule).
 		if err := a.Client.List(ctx, list, client.MatchingLabels{render.ProfileLabel: owner.Name,
@@ -77,4 +75,23 @@ func (a *Applier) deleteChildren(ctx context.Context, owner *v1alpha1.Reliabilit
 		}
 	}
 	return deleted, nil
+}
+
+// newList is an empty list of the kind, typed or unstructured like newObject.
+func (a *Applier) newList(gvk schema.GroupVersionKind) (client.ObjectList, error) {
+	listKind := gvk.GroupVersion().WithKind(gvk.Kind + "List")
+	o, err := a.Client.Scheme().New(listKind)
+	if runtime.IsNotRegisteredError(err) {
+		u := &unstructured.UnstructuredList{}
+		u.SetGroupVersionKind(listKind)
+		return u, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	list, ok := o.(client.ObjectList)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a list", listKind.Kind)
+	}
+	return list, nil
 }

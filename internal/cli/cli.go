@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -127,12 +128,18 @@ func check(d document, v *validate.Validator, opts render.Options) ([]string, []
 	}
 	objs, err := render.Render(rp, opts)
 	if err != nil {
-		// An invalid query names its field: spec.slos[name=...].indicator.ratio.errors: ...
+		// Each failure names its field, such as spec.slos[name=...].indicator.ratio.errors: ...
 		var partial *render.PartialError
-		if errors.As(err, &partial) {
-			err = partial.Err
+		if !errors.As(err, &partial) {
+			return []string{err.Error()}, nil
 		}
-		return []string{err.Error()}, nil
+		var problems []string
+		for _, f := range partial.Failures {
+			if msg := f.Err.Error(); !slices.Contains(problems, msg) {
+				problems = append(problems, msg)
+			}
+		}
+		return problems, nil
 	}
 	var out []map[string]any
 	for _, o := range objs {

@@ -117,7 +117,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 		r.Observations, r.ObservationEvents = observer, observer.Changed
 	}
+	if len(o.Render.LoggingClusterOutputs) > 0 {
+		r.LogBackend = &controllers.LogBackend{Name: "logging-operator (ClusterOutputs per tier)"}
+	}
 	if o.LokiRetentionConfigMap.Name != "" {
+		if r.LogBackend != nil {
+			return nil, fmt.Errorf("choose one log backend: --loki-retention-configmap or --logging-cluster-outputs")
+		}
 		state := controllers.NewLogRetentionState()
 		r.LogBackend = &controllers.LogBackend{Name: "loki (ConfigMap " + o.LokiRetentionConfigMap.String() + ")", State: state}
 		lr := &controllers.LogRetentionReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),

@@ -13,6 +13,8 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
@@ -259,5 +262,107 @@ func TestAForeignLokiConfigMapIsNeverOverwritten(t *testing.T) {
 	live := &corev1.ConfigMap{}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(foreign), live); err != nil || live.ResourceVersion != foreign.ResourceVersion {
 		t.Errorf("the foreign ConfigMap was changed (err=%v): %+v", err, live.Data)
+	}
+}
+
+// TestLogRetentionThroughLoggingOperatorFlows installs logging-operator's CRDs (generated from its Go SDK) and
+// runs the operator with a ClusterOutput per tier: each profile gets a Flow to its tier's output, a change of
+// tier moves it, and a selector a Flow cannot express is reported, not guessed.
+func TestLogRetentionThroughLoggingOperatorFlows(t *testing.T) {
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx, c := startOperator(t, cfg, operator.Options{Render: render.Options{
+		LoggingClusterOutputs: map[v1alpha1.Tier]string{v1alpha1.TierCritical: "logs-30d", v1alpha1.TierNonCritical: "logs-7d"}}})
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	rp := sloProfile("checkout")
+	rp.Spec.Tier = v1alpha1.TierCritical
+	rp.Spec.DisasterRecovery = &v1alpha1.DisasterRecoverySpec{RunbookURL: "https://runbooks.example.com/checkout"}
+	if err := c.Create(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	flowOutput := func() (string, error) {
+		flow := &unstructured.Unstructured{}
+		flow.SetGroupVersionKind(schema.GroupVersionKind{Group: "logging.banzaicloud.io", Version: "v1beta1", Kind: "Flow"})
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "checkout"}, flow); err != nil {
+			return "", err
+		}
+		refs, _, _ := unstructured.NestedStringSlice(flow.Object, "spec", "globalOutputRefs")
+		return strings.Join(refs, ","), nil
+	}
+	waitFor := func(what string, check func() error) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := check()
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v", what, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("a Flow to the critical output, enforced", func() error {
+		if out, err := flowOutput(); err != nil || out != "logs-30d" {
+			return fmt.Errorf("Flow output %q (err=%v)", out, err)
+		}
+		live := &v1alpha1.ReliabilityProfile{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
+			return err
+		}
+		if l := live.Status.Logs; l == nil || !l.Enforced || l.Retention != "30d" {
+			return fmt.Errorf("status.logs = %+v", l)
+		}
+		return nil
+	})
+
+	// A non-critical log tier moves the Flow to the 7-day output.
+	live := &v1alpha1.ReliabilityProfile{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
+		t.Fatal(err)
+	}
+	live.Spec.Logs = &v1alpha1.LogsSpec{Tier: v1alpha1.TierNonCritical}
+	if err := c.Update(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the Flow moved to the non-critical output", func() error {
+		if out, err := flowOutput(); err != nil || out != "logs-7d" {
+			return fmt.Errorf("Flow output %q (err=%v)", out, err)
+		}
+		return nil
+	})
+
+	// Flows select by labels only: a selector of expressions is reported, and the last Flow is kept.
+	if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
+		t.Fatal(err)
+	}
+	live.Spec.Selector = v1alpha1.LabelSelector{MatchExpressions: []v1alpha1.LabelSelectorRequirement{
+		{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"checkout"}}}}
+	if err := c.Update(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the Flow reported as not renderable", func() error {
+		got := &v1alpha1.ReliabilityProfile{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(rp), got); err != nil {
+			return err
+		}
+		for _, r := range got.Status.Resources {
+			if r.Kind == "Flow" && r.State == v1alpha1.ChildFailed && strings.Contains(r.Message, "select pods by labels only") {
+				if l := got.Status.Logs; l == nil || l.Enforced {
+					return fmt.Errorf("status.logs = %+v, want not enforced", l)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("resources = %+v", got.Status.Resources)
+	})
+	if out, err := flowOutput(); err != nil || out != "logs-7d" {
+		t.Errorf("the last good Flow was not kept: %q (err=%v)", out, err)
 	}
 }

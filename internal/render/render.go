@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strings"
 
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -37,6 +38,8 @@ type Options struct {
 	GrafanaInstanceSelector *metav1.LabelSelector
 	// VeleroNamespace is where Velero reads Schedules; empty renders no backups.
 	VeleroNamespace string
+	// LoggingClusterOutputs are the logging-operator ClusterOutputs of each log tier; empty renders no Flows.
+	LoggingClusterOutputs map[v1alpha1.Tier]string
 }
 
 // Render returns every child object of the profile, in a stable order. The profile is expected to carry the
@@ -49,9 +52,14 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 	if rp.Spec.Service == "" {
 		return nil, fmt.Errorf("spec.service is empty")
 	}
+	partial := &PartialError{Name: rp.Name}
 	objs := []client.Object{ServiceMonitor(rp, opts)}
 	rule, ruleErr := PrometheusRule(rp, opts)
-	if ruleErr == nil {
+	if ruleErr != nil {
+		// The dashboard reads the same SLOs: it keeps its last good version with the rule.
+		partial.add(ruleKind, ruleErr)
+		partial.add(dashboardKind, ruleErr)
+	} else {
 		objs = append(objs, rule)
 	}
 	objs = append(objs, PodDisruptionBudget(rp))
@@ -65,46 +73,59 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 	if schedule != nil {
 		objs = append(objs, schedule)
 	}
-	// The dashboard reads the same SLOs as the rule: when those do not parse, neither is rendered, and both
-	// keep their last good version.
-	if ruleErr != nil {
-		return objs, &PartialError{Kinds: []schema.GroupVersionKind{ruleKind, dashboardKind}, Name: rp.Name, Err: ruleErr}
+	if flow, err := LoggingFlow(rp, opts); err != nil {
+		partial.add(flowKind, err)
+	} else if flow != nil {
+		objs = append(objs, flow)
 	}
-	dash, err := GrafanaDashboard(rp, opts)
-	if err != nil {
-		return objs, &PartialError{Kinds: []schema.GroupVersionKind{dashboardKind}, Name: rp.Name, Err: err}
+	if ruleErr == nil {
+		if dash, err := GrafanaDashboard(rp, opts); err != nil {
+			partial.add(dashboardKind, err)
+		} else if dash != nil {
+			objs = append(objs, dash)
+		}
 	}
-	if dash != nil {
-		objs = append(objs, dash)
+	if len(partial.Failures) > 0 {
+		return objs, partial
 	}
 	return objs, nil
 }
+
+// PartialError says that some children could not be rendered; the others were. The live objects of the
+// failed kinds are to be kept as they are, not pruned.
+type PartialError struct {
+	Name     string
+	Failures []Failure
+}
+
+// Failure is one child kind that could not be rendered, and why.
+type Failure struct {
+	Kind schema.GroupVersionKind
+	Err  error
+}
+
+func (e *PartialError) add(kind schema.GroupVersionKind, err error) {
+	e.Failures = append(e.Failures, Failure{Kind: kind, Err: err})
+}
+
+func (e *PartialError) Error() string {
+	parts := make([]string, 0, len(e.Failures))
+	for _, f := range e.Failures {
+		parts = append(parts, fmt.Sprintf("%s %s: %v", f.Kind.Kind, e.Name, f.Err))
+	}
+	return strings.Join(parts, "; ")
+}
+
+var (
+	ruleKind      = monitoringv1.SchemeGroupVersion.WithKind(monitoringv1.PrometheusRuleKind)
+	dashboardKind = grafanav1beta1.SchemeGroupVersion.WithKind("GrafanaDashboard")
+)
 
 // LivesOutsideProfileNamespace tells the kinds whose children live in another namespace (Velero reads
 // Schedules in its own). They carry no owner reference, so the controller maps them back by their labels.
 func LivesOutsideProfileNamespace(gvk schema.GroupVersionKind) bool {
 	return gvk.Group == velerov1.SchemeGroupVersion.Group && gvk.Kind == "Schedule"
 }
-
-// PartialError says that some children could not be rendered; the others were. Kinds are the kinds left
-// out, whose live objects are to be kept as they are: the first is the one that failed, the others depend
-// on the same part of the profile (the dashboard reads the SLOs the rule failed on).
-type PartialError struct {
-	Kinds []schema.GroupVersionKind
-	Name  string
-	Err   error
-}
-
-func (e *PartialError) Error() string {
-	return fmt.Sprintf("%s %s: %v", e.Kinds[0].Kind, e.Name, e.Err)
-}
-
-func (e *PartialError) Unwrap() error { return e.Err }
-
-var (
-	ruleKind      = monitoringv1.SchemeGroupVersion.WithKind(monitoringv1.PrometheusRuleKind)
-	dashboardKind = grafanav1beta1.SchemeGroupVersion.WithKind("GrafanaDashboard")
-)
 
 // childMeta is the metadata shared by every child: the profile's name and namespace, and only the operator's
 // own labels. The profile's labels and annotations are never copied: Argo CD's tracking label on a child
@@ -138,5 +159,6 @@ func ChildTypes() []client.Object {
 		&networkingv1.NetworkPolicy{TypeMeta: typeMeta(networkingv1.SchemeGroupVersion.String(), "NetworkPolicy")},
 		&grafanav1beta1.GrafanaDashboard{TypeMeta: typeMeta(dashboardKind.GroupVersion().String(), dashboardKind.Kind)},
 		&velerov1.Schedule{TypeMeta: typeMeta(velerov1.SchemeGroupVersion.String(), "Schedule")},
+		flowPrototype(),
 	}
 }

@@ -21,6 +21,7 @@ var goldenOptions = map[string]Options{
 		GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}},
 		VeleroNamespace:         "velero"},
 	"latency": {GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
+	"logging": {LoggingClusterOutputs: map[v1alpha1.Tier]string{v1alpha1.TierCritical: "logs-30d", v1alpha1.TierNonCritical: "logs-7d"}},
 }
 
 // TestRenderMatchesGoldenFiles renders every testdata/<case>/profile.yaml and compares the children, one

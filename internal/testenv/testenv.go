@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -66,8 +67,22 @@ func ModuleDir(moduleAtVersion string) (string, error) {
 	return info.Dir, nil
 }
 
+// LoggingOperatorCRDDir holds logging-operator's CRDs, generated from its Go SDK by
+// hack/logging-operator-crds.sh (the proxy serves no version of the module that holds the YAML).
+func LoggingOperatorCRDDir() (string, error) {
+	out, err := exec.Command(filepath.Join(RepoRoot(), "hack", "logging-operator-crds.sh")).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		return "", fmt.Errorf("hack/logging-operator-crds.sh: %v %s", err, stderr)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
 // CRDDirs are the folders of every CRD the tests install: the operator's own, prometheus-operator's,
-// grafana-operator's and Velero's.
+// grafana-operator's, Velero's and logging-operator's.
 func CRDDirs() ([]string, error) {
 	promDir, err := ModuleDir(PrometheusOperatorModule)
 	if err != nil {
@@ -81,11 +96,16 @@ func CRDDirs() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	loggingDir, err := LoggingOperatorCRDDir()
+	if err != nil {
+		return nil, err
+	}
 	return []string{
 		OwnCRDDir(),
 		filepath.Join(promDir, "example", "prometheus-operator-crd"),
 		filepath.Join(grafanaDir, "config", "crd", "bases"),
 		filepath.Join(veleroDir, "config", "crd", "v1", "bases"),
+		loggingDir,
 	}, nil
 }
 
