@@ -463,10 +463,14 @@ func TestAWidenedNetworkPolicyPeerIsDriftAndIsRestored(t *testing.T) {
 		}
 		return nil
 	})
-	c := childState(t, ns, "checkout", "NetworkPolicy")
-	if c == nil || c.LastDriftTime == nil || !strings.Contains(c.Message, "spec.ingress[1].from[0].namespaceSelector") {
-		t.Errorf("resources[] entry = %+v, want the drift recorded at the widened peer", c)
-	}
+	// The status is written just after the restoring apply.
+	eventually(t, "drift recorded at the widened peer", func() error {
+		c := childState(t, ns, "checkout", "NetworkPolicy")
+		if c == nil || c.LastDriftTime == nil || !strings.Contains(c.Message, "spec.ingress[1].from[0].namespaceSelector") {
+			return fmt.Errorf("resources[] entry = %+v", c)
+		}
+		return nil
+	})
 }
 
 // In Audit mode the operator writes nothing, so after a profile change the children differ from the profile.
