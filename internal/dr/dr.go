@@ -13,10 +13,9 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/common/model"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
 
 // DefaultRPO applies when a backup is configured without an RPO.
@@ -138,15 +137,7 @@ func Rules(p Plan) *monitoringv1.RuleGroup {
 }
 
 func alert(p Plan, name, expr string, forDuration time.Duration, lbls map[string]string, severity, summary, description string) monitoringv1.Rule {
-	l := map[string]string{"severity": severity}
-	for k, v := range lbls {
-		l[k] = v
-	}
-	r := monitoringv1.Rule{Alert: name, Expr: intstr.FromString(expr), Labels: l,
-		Annotations: map[string]string{"summary": summary, "description": description}}
-	if forDuration > 0 {
-		r.For = ptr.To(monitoringv1.Duration(model.Duration(forDuration).String()))
-	}
+	r := slo.Alert(name, expr, forDuration, lbls, severity, summary, description)
 	if p.RunbookURL != "" {
 		r.Annotations["runbook_url"] = p.RunbookURL
 	}

@@ -1,15 +1,12 @@
 package dr_test
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/dr"
@@ -78,7 +75,7 @@ func TestDisasterRecoveryAlertsWithPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": []any{dr.Rules(*p)}})
+	testenv.WriteYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": []any{dr.Rules(*p)}})
 	firing := func(at string, alerts ...string) map[string]any {
 		var samples []map[string]any
 		for _, a := range alerts {
@@ -86,7 +83,7 @@ func TestDisasterRecoveryAlertsWithPromtool(t *testing.T) {
 		}
 		return map[string]any{"expr": `count by (alertname) (ALERTS{alertstate="firing",service="api"})`, "eval_time": at, "exp_samples": samples}
 	}
-	write(t, filepath.Join(dir, "tests.yaml"), map[string]any{
+	testenv.WriteYAML(t, filepath.Join(dir, "tests.yaml"), map[string]any{
 		"rule_files": []string{"rules.yaml"}, "evaluation_interval": "1m",
 		"tests": []map[string]any{{
 			"interval":     "5m",
@@ -98,21 +95,7 @@ func TestDisasterRecoveryAlertsWithPromtool(t *testing.T) {
 			},
 		}},
 	})
-	out, err := exec.Command(testenv.Promtool(t), "test", "rules", filepath.Join(dir, "tests.yaml")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "SUCCESS") {
-		t.Fatalf("promtool test rules: %v\n%s", err, out)
-	}
-}
-
-func write(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := yaml.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.PromtoolTestRules(t, filepath.Join(dir, "tests.yaml"))
 }
 
 func TestScheduleNamesFitALabelValueAndNeverCollide(t *testing.T) {

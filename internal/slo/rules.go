@@ -173,15 +173,15 @@ func manifestoGroup(svc Service, objectives []Objective) monitoringv1.RuleGroup 
 	sel := ServiceMatchers(svc.Name, svc.Namespace)
 	rules := []monitoringv1.Rule{
 		record("service:up:ratio", fmt.Sprintf("avg(up%s)", sel), lbls),
-		alert("ServiceTargetDown", fmt.Sprintf("up%s == 0", sel), 5*time.Minute, lbls, "ticket",
+		Alert("ServiceTargetDown", fmt.Sprintf("up%s == 0", sel), 5*time.Minute, lbls, "ticket",
 			fmt.Sprintf("A scrape target of %s is down", svc.Name),
 			"Prometheus cannot scrape {{ $labels.instance }} of "+svc.Name+" on /metrics port 8067 (O-6, O-7)."),
-		alert("ServiceNotScraped", fmt.Sprintf("absent(up%s)", sel), 10*time.Minute, lbls, "ticket",
+		Alert("ServiceNotScraped", fmt.Sprintf("absent(up%s)", sel), 10*time.Minute, lbls, "ticket",
 			fmt.Sprintf("Prometheus scrapes no target of %s", svc.Name),
 			"No target of "+svc.Name+" is scraped: check that the ServiceMonitor selects the service's Services and that Prometheus selects the ServiceMonitor."),
 	}
 	if svc.VersionMetric != "" {
-		rules = append(rules, alert("ServiceVersionMetricAbsent", fmt.Sprintf("absent(%s%s)", svc.VersionMetric, sel), 15*time.Minute, lbls, "ticket",
+		rules = append(rules, Alert("ServiceVersionMetricAbsent", fmt.Sprintf("absent(%s%s)", svc.VersionMetric, sel), 15*time.Minute, lbls, "ticket",
 			fmt.Sprintf("%s does not expose its version", svc.Name),
 			"The version metric "+svc.VersionMetric+" of "+svc.Name+" is absent (O-8)."))
 	}
@@ -202,11 +202,17 @@ func record(name, expr string, lbls map[string]string) monitoringv1.Rule {
 	return monitoringv1.Rule{Record: name, Expr: intstr.FromString(expr), Labels: copyLabels(lbls)}
 }
 
-func alert(name, expr string, forDuration time.Duration, lbls map[string]string, severity, summary, description string) monitoringv1.Rule {
+// Alert is an alerting rule with the service's labels, a severity, a summary and a description; it must hold
+// for forDuration (0: fires at once).
+func Alert(name, expr string, forDuration time.Duration, lbls map[string]string, severity, summary, description string) monitoringv1.Rule {
 	l := copyLabels(lbls)
 	l["severity"] = severity
-	return monitoringv1.Rule{Alert: name, Expr: intstr.FromString(expr), For: ptr.To(monitoringv1.Duration(dur(forDuration))),
-		Labels: l, Annotations: map[string]string{"summary": summary, "description": description}}
+	r := monitoringv1.Rule{Alert: name, Expr: intstr.FromString(expr), Labels: l,
+		Annotations: map[string]string{"summary": summary, "description": description}}
+	if forDuration > 0 {
+		r.For = ptr.To(monitoringv1.Duration(dur(forDuration)))
+	}
+	return r
 }
 
 func copyLabels(in map[string]string) map[string]string {
