@@ -50,6 +50,7 @@ func run(args []string) error {
 	fs.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read SLO values and loaded rules from, such as http://prometheus-operated.monitoring:9090 (off when empty).")
 	fs.DurationVar(&o.PrometheusInterval, "prometheus-interval", 5*time.Minute, "How often Prometheus is read; never per reconcile.")
 	fs.StringVar(&o.Render.VeleroNamespace, "velero-namespace", "velero", "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).")
+	fs.DurationVar(&o.Render.SLOWindowInterval, "slo-window-interval", 5*time.Minute, "How often Prometheus evaluates the SLO-window rules (the whole-window ratio and the budget remaining).")
 	lokiConfigMap := fs.String("loki-retention-configmap", "", "namespace/name of the ConfigMap holding Loki's runtime overrides, where each profile's log retention is written (O-5); off when empty.")
 	fs.StringVar(&o.LokiTenant, "loki-tenant", "fake", "Loki tenant of the retention overrides (\"fake\" for a single-tenant Loki).")
 	loggingOutputs := fs.String("logging-cluster-outputs", "", "logging-operator ClusterOutputs per log tier, such as critical=logs-30d,non-critical=logs-7d: each profile gets a Flow to its tier's output (O-5); off when empty.")

@@ -124,7 +124,8 @@ func TestStatusReportsTheErrorBudgetAndWhetherPrometheusLoadedTheRules(t *testin
 	// prometheus-operator would write: <namespace>-<name>-<uid>.yaml.
 	addr := testenv.FreeAddress(t)
 	ctx, c := startOperator(t, cfg, operator.Options{
-		PrometheusURL: "http://" + addr, PrometheusInterval: time.Second})
+		PrometheusURL: "http://" + addr, PrometheusInterval: time.Second,
+		Render: render.Options{SLOWindowInterval: time.Second}}) // the budget within seconds, not 5 minutes
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}

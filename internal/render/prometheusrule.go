@@ -18,7 +18,7 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 	}
 	groups, err := slo.Groups(slo.Service{
 		Name: rp.Spec.Service, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier),
-		VersionMetric: rp.Spec.Metrics.VersionMetric,
+		VersionMetric: rp.Spec.Metrics.VersionMetric, WindowInterval: opts.SLOWindowInterval,
 	}, objectives)
 	if err != nil {
 		return nil, err

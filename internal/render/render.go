@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -38,6 +39,8 @@ type Options struct {
 	GrafanaInstanceSelector *metav1.LabelSelector
 	// VeleroNamespace is where Velero reads Schedules; empty renders no backups.
 	VeleroNamespace string
+	// SLOWindowInterval is how often Prometheus evaluates the SLO-window rules; zero is 5m.
+	SLOWindowInterval time.Duration
 	// LoggingClusterOutputs are the logging-operator ClusterOutputs of each log tier; empty renders no Flows.
 	LoggingClusterOutputs map[v1alpha1.Tier]string
 }

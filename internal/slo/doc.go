@@ -22,7 +22,9 @@
 //
 // The SLO window ratio is computed from the recorded 5m rates (sum_over_time of each, then divided), so
 // Prometheus never evaluates a 30-day rate() over raw series; it is traffic-weighted, and exact once the
-// recorded series are as old as the window.
+// recorded series are as old as the window. It and the budget remaining are in a group of their own,
+// <service>-slo-<name>-window, evaluated every 5 minutes (Service.WindowInterval): they read a whole window
+// of samples, and move slowly.
 //
 // # Burn-rate alerts
 //

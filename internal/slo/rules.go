@@ -18,23 +18,35 @@ type Service struct {
 	Name, Namespace, Tier string
 	// VersionMetric is the metric that exposes the running version (O-8), or empty.
 	VersionMetric string
+	// WindowInterval is how often the SLO-window rules are evaluated (default 5m). They sum a whole window of
+	// recorded samples; evaluating them at every rule evaluation would cost ten times more for a value that
+	// moves slowly.
+	WindowInterval time.Duration
 }
+
+// DefaultWindowInterval is the evaluation interval of the SLO-window rules.
+const DefaultWindowInterval = 5 * time.Minute
 
 // base is the window of the recorded rates the SLO-window ratio is summed from.
 const base = 5 * time.Minute
 
-// Groups returns the rule groups of a service: one per SLO, and one for the manifesto rules. The profile's
+// Groups returns the rule groups of a service: two per SLO (its rules and alerts, and its SLO-window rules,
+// evaluated less often), and one for the manifesto rules. The profile's
 // query fragments are parsed here (an error is an *InvalidQueryError); that every expression built around
 // them parses too is proven by the tests (TestEveryRenderedExpressionParses and the promtool checks), not
 // re-checked on every reconcile.
 func Groups(svc Service, objectives []Objective) ([]monitoringv1.RuleGroup, error) {
 	var groups []monitoringv1.RuleGroup
+	interval := svc.WindowInterval
+	if interval <= 0 {
+		interval = DefaultWindowInterval
+	}
 	for _, o := range objectives {
-		g, err := sloGroup(o)
+		g, window, err := sloGroups(o, interval)
 		if err != nil {
 			return nil, err
 		}
-		groups = append(groups, g)
+		groups = append(groups, g, window)
 	}
 	return append(groups, manifestoGroup(svc, objectives)), nil
 }
@@ -99,10 +111,12 @@ func newIndicator(o Objective) (indicator, error) {
 	}
 }
 
-func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
+// sloGroups are the group of an SLO's rates, ratios and alerts, and the group of its SLO-window ratio and
+// budget remaining, evaluated every windowInterval.
+func sloGroups(o Objective, windowInterval time.Duration) (monitoringv1.RuleGroup, monitoringv1.RuleGroup, error) {
 	ind, err := newIndicator(o)
 	if err != nil {
-		return monitoringv1.RuleGroup{}, err
+		return monitoringv1.RuleGroup{}, monitoringv1.RuleGroup{}, err
 	}
 	lbls := map[string]string{"service": o.Service, "slo": o.Name, "tier": o.Tier, "namespace": o.Namespace}
 	sel := o.Matchers()
@@ -124,11 +138,17 @@ func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
 		rules = append(rules, record(ErrorRatioSeries(w), ind.errorRatio(dur(w)), lbls))
 	}
 	W := dur(o.Window)
+	window := monitoringv1.RuleGroup{
+		Name:     fmt.Sprintf("%s-slo-%s-window", o.Service, o.Name),
+		Interval: ptr.To(monitoringv1.Duration(dur(windowInterval))),
+		Rules: []monitoringv1.Rule{
+			record(ErrorRatioSeries(o.Window), fmt.Sprintf("sum(sum_over_time(slo:sli_errors:rate%s%s[%s])) / sum(sum_over_time(slo:sli_requests:rate%s%s[%s]))", w5, sel, W, w5, sel, W), lbls),
+			record("slo:error_budget_remaining:ratio", fmt.Sprintf("1 - slo:sli_error:ratio_rate%s%s / %s", W, sel, b), lbls),
+		},
+	}
 	rules = append(rules,
-		record(ErrorRatioSeries(o.Window), fmt.Sprintf("sum(sum_over_time(slo:sli_errors:rate%s%s[%s])) / sum(sum_over_time(slo:sli_requests:rate%s%s[%s]))", w5, sel, W, w5, sel, W), lbls),
 		record("slo:objective:ratio", "vector("+decimal(o.Target)+")", lbls),
 		record("slo:error_budget:ratio", "vector("+b+")", lbls),
-		record("slo:error_budget_remaining:ratio", fmt.Sprintf("1 - slo:sli_error:ratio_rate%s%s / %s", W, sel, b), lbls),
 	)
 	if o.External != nil {
 		rules = append(rules, record("slo:external_objective:ratio", "vector("+decimal(o.External)+")", lbls))
@@ -139,7 +159,7 @@ func sloGroup(o Objective) (monitoringv1.RuleGroup, error) {
 	for _, t := range o.Tiers {
 		rules = append(rules, burnRateAlert(o, t, sel, lbls))
 	}
-	return monitoringv1.RuleGroup{Name: fmt.Sprintf("%s-slo-%s", o.Service, o.Name), Rules: rules}, nil
+	return monitoringv1.RuleGroup{Name: fmt.Sprintf("%s-slo-%s", o.Service, o.Name), Rules: rules}, window, nil
 }
 
 func burnRateAlert(o Objective, t Tier, sel string, lbls map[string]string) monitoringv1.Rule {
