@@ -520,7 +520,7 @@ func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *test
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, rule); err != nil {
 		t.Fatal(err)
 	}
-	if len(rule.Spec.Groups) != 2 || rule.Spec.Groups[0].Name != "checkout-slo-availability" || rule.Labels["release"] != "test" {
+	if len(rule.Spec.Groups) != 3 || rule.Spec.Groups[0].Name != "checkout-slo-availability" || rule.Labels["release"] != "test" {
 		t.Fatalf("PrometheusRule groups = %d (%s), labels %v", len(rule.Spec.Groups), rule.Spec.Groups[0].Name, rule.Labels)
 	}
 	goodGeneration := rule.Generation
@@ -533,7 +533,7 @@ func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *test
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
 			return err
 		}
-		if len(live.Spec.Groups) != 2 {
+		if len(live.Spec.Groups) != 3 {
 			return fmt.Errorf("%d groups", len(live.Spec.Groups))
 		}
 		goodGeneration = live.Generation
@@ -559,7 +559,7 @@ func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *test
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, live); err != nil {
 			return err
 		}
-		if live.Generation != goodGeneration || len(live.Spec.Groups) != 2 {
+		if live.Generation != goodGeneration || len(live.Spec.Groups) != 3 {
 			return fmt.Errorf("it changed: generation %d→%d, %d groups", goodGeneration, live.Generation, len(live.Spec.Groups))
 		}
 		return nil
