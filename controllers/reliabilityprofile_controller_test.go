@@ -550,7 +550,7 @@ func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *test
 	}
 	eventually(t, "Ready=False InvalidQuery", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.InvalidQueryReason))
 	c := childState(t, ns, "checkout", "PrometheusRule")
-	if c == nil || c.State != v1alpha1.ChildFailed || !strings.Contains(c.Message, "spec.slos[name=availability].indicator.ratio.errors") ||
+	if c == nil || c.State != v1alpha1.ChildFailed || !strings.Contains(c.Message, "spec.slos[0].indicator.ratio.errors") ||
 		!strings.Contains(c.Message, "unexpected end of input") || !strings.Contains(c.Message, "the last good one") {
 		t.Errorf("resources[] entry = %+v, want Failed naming the field, the parser's message and the kept rule", c)
 	}

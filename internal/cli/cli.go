@@ -128,7 +128,7 @@ func check(d document, v *validate.Validator, opts render.Options) ([]string, []
 	}
 	objs, err := render.Render(rp, opts)
 	if err != nil {
-		// Each failure names its field, such as spec.slos[name=...].indicator.ratio.errors: ...
+		// Each failure names its field, such as spec.slos[0].indicator.ratio.errors: ...
 		var partial *render.PartialError
 		if !errors.As(err, &partial) {
 			return []string{err.Error()}, nil

@@ -148,7 +148,7 @@ spec:
 		file + ":1: ReliabilityProfile shop/promise: spec.disasterRecovery.runbookURL: Invalid value: spec.disasterRecovery.runbookURL: required for tier critical (R-4",
 		file + ":1: ReliabilityProfile shop/promise: spec.slos[0].objective: Invalid value: spec.slos[].objective: must be strictly higher than externalObjective (R-2",
 		file + ":2: ReliabilityProfile shop/typo: spec.retries: Forbidden: unknown field",
-		file + ":3: ReliabilityProfile shop/query: spec.slos[name=errors].indicator.ratio.errors:",
+		file + ":3: ReliabilityProfile shop/query: spec.slos[0].indicator.ratio.errors:",
 		"unexpected end of input inside braces",
 		file + ":4: ConfigMap default/stray: not a ReliabilityProfile",
 		file + ":5: ReliabilityProfile shop/: metadata.name: Required value",

@@ -15,6 +15,8 @@ import (
 // Objective is one SLO of a service, as plain values.
 type Objective struct {
 	Service, Name, Namespace, Tier string
+	// Index is the SLO's position in spec.slos, to name its fields in errors as admission does.
+	Index int
 	// Target is the objective as a fraction, exactly as declared: "99.9" is 999/1000.
 	Target *big.Rat
 	// External is the external objective as a fraction, or nil.
@@ -61,7 +63,7 @@ func Objectives(rp *v1alpha1.ReliabilityProfile) ([]Objective, error) {
 	var out []Objective
 	for i, s := range rp.Spec.SLOs {
 		field := fmt.Sprintf("spec.slos[%d]", i)
-		o := Objective{Service: rp.Spec.Service, Name: s.Name, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier),
+		o := Objective{Service: rp.Spec.Service, Name: s.Name, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier), Index: i,
 			Ratio: s.Indicator.Ratio, Latency: s.Indicator.Latency}
 		var err error
 		if o.Target, err = percent(s.Objective); err != nil {

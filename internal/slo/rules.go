@@ -59,7 +59,7 @@ type indicator struct {
 }
 
 func newIndicator(o Objective) (indicator, error) {
-	idx := fmt.Sprintf("spec.slos[name=%s].indicator", o.Name)
+	idx := fmt.Sprintf("spec.slos[%d].indicator", o.Index)
 	switch {
 	case o.Ratio != nil:
 		errs, err := selector(idx+".ratio.errors", o.Ratio.Errors)

@@ -92,9 +92,9 @@ func TestAQueryThatDoesNotParseIsAnInvalidQueryNamingTheField(t *testing.T) {
 	tests := []struct {
 		name, errors, wantField, wantMessage string
 	}{
-		{"an unclosed brace", `http_requests_total{code=~"5.."`, "indicator.ratio.errors", "unexpected end of input"},
-		{"an expression instead of a selector", `sum(http_requests_total)`, "indicator.ratio.errors", "not a metric selector"},
-		{"a range selector", `http_requests_total[5m]`, "indicator.ratio.errors", "not a metric selector"},
+		{"an unclosed brace", `http_requests_total{code=~"5.."`, "spec.slos[0].indicator.ratio.errors", "unexpected end of input"},
+		{"an expression instead of a selector", `sum(http_requests_total)`, "spec.slos[0].indicator.ratio.errors", "not a metric selector"},
+		{"a range selector", `http_requests_total[5m]`, "spec.slos[0].indicator.ratio.errors", "not a metric selector"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
