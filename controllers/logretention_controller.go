@@ -10,8 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -163,16 +161,14 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 			Labels: map[string]string{render.ManagedByLabel: render.ManagedByValue}},
 		Data: map[string]string{logs.RuntimeConfigKey: string(content)},
 	}
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	obj, err := render.Manifest(desired)
 	if err != nil {
 		return nil, "", 0, err
 	}
-	obj := &unstructured.Unstructured{Object: u}
-	unstructured.RemoveNestedField(obj.Object, "metadata", "creationTimestamp")
 	if live.ResourceVersion != "" {
 		obj.SetResourceVersion(live.ResourceVersion) // the ownership just checked holds for this version only
 	}
-	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(apply.FieldOwner), client.ForceOwnership); err != nil {
+	if err := apply.ServerSideApply(ctx, r.Client, obj); err != nil {
 		return nil, "", 0, err
 	}
 	log.FromContext(ctx).Info("Applied child", "kind", "ConfigMap", "name", r.ConfigMap.String(), "profiles", len(profiles))

@@ -258,10 +258,15 @@ func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) 
 	return obj, nil
 }
 
-// write server-side applies the object and updates it with the server's answer.
 func (a *Applier) write(ctx context.Context, desired *unstructured.Unstructured, opts ...client.ApplyOption) error {
+	return ServerSideApply(ctx, a.Client, desired, opts...)
+}
+
+// ServerSideApply applies an object as the operator's one field manager, taking over fields another manager
+// changed, and updates the object with the server's answer. Every write of the operator goes through it.
+func ServerSideApply(ctx context.Context, c client.Client, obj *unstructured.Unstructured, opts ...client.ApplyOption) error {
 	opts = append([]client.ApplyOption{client.FieldOwner(FieldOwner), client.ForceOwnership}, opts...)
-	return a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), opts...)
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), opts...)
 }
 
 // desiredManifest is the rendered child plus what makes it the profile's: the controller owner reference

@@ -36,11 +36,10 @@ func LoggingFlow(rp *v1alpha1.ReliabilityProfile, opts Options) (*unstructured.U
 	for k, v := range rp.Spec.Selector.MatchLabels {
 		labels[k] = v
 	}
-	metaMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&meta)
+	metaMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&meta) // Manifest drops its zero creationTimestamp
 	if err != nil {
 		return nil, err
 	}
-	delete(metaMap, "creationTimestamp")
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"metadata": metaMap,
 		"spec": map[string]any{
