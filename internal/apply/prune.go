@@ -16,8 +16,9 @@ import (
 )
 
 // Prune deletes the children of the given kinds that the profile owns but no longer renders, such as the
-// NetworkPolicy after spec.network was removed. Children are found by their labels in every namespace. It only deletes objects whose controller is this profile,
-// with a UID precondition, so an object someone recreated under the same name in between is never taken.
+// NetworkPolicy after spec.network was removed. Children are found by their labels in every namespace. It
+// only deletes objects whose controller is this profile, with a UID precondition, so an object someone
+// recreated under the same name in between is never taken.
 // Audit mode deletes nothing. It returns the deleted children as "Kind/name".
 func (a *Applier) Prune(ctx context.Context, owner *v1alpha1.ReliabilityProfile, desired []client.Object, kinds []schema.GroupVersionKind) ([]string, error) {
 	if owner.Spec.Mode == v1alpha1.ModeAudit {
@@ -44,8 +45,8 @@ func (a *Applier) deleteChildren(ctx context.Context, owner *v1alpha1.Reliabilit
 	}
 	var deleted []string
 	for _, gvk := range kinds {
-		if _, err := a.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); meta.IsNoMatchError(err) {
-			continue
+		if reason, _ := a.kindInstalled(gvk); reason == v1alpha1.KindNotInstalledReason {
+			continue // no CRD, no children
 		}
 		list, err := a.newList(gvk)
 		if err != nil {
