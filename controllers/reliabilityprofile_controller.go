@@ -100,10 +100,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	// Children in another namespace have no owner reference for the garbage collector; a finalizer lets the
 	// operator delete them with the profile. Only profiles that have such children carry it.
 	if rp.Spec.Mode != v1alpha1.ModeAudit && apply.OutsideNamespace(rp, desired) && !controllerutil.ContainsFinalizer(rp, CleanupFinalizer) {
-		orig := rp.DeepCopy()
-		controllerutil.AddFinalizer(rp, CleanupFinalizer)
-		// Optimistic lock: a merge patch replaces the whole finalizers list, and must not drop one added meanwhile.
-		if err := r.Client.Patch(ctx, rp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		if err := r.patchFinalizers(ctx, rp, func() { controllerutil.AddFinalizer(rp, CleanupFinalizer) }); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding the cleanup finalizer: %w", err)
 		}
 	}
@@ -234,8 +231,14 @@ func (r *ReliabilityProfileReconciler) cleanUp(ctx context.Context, rp *v1alpha1
 	if err != nil {
 		return err
 	}
+	return r.patchFinalizers(ctx, rp, func() { controllerutil.RemoveFinalizer(rp, CleanupFinalizer) })
+}
+
+// patchFinalizers writes a change of the profile's finalizers. With an optimistic lock: a merge patch replaces
+// the whole list, and must not drop a finalizer someone else added meanwhile.
+func (r *ReliabilityProfileReconciler) patchFinalizers(ctx context.Context, rp *v1alpha1.ReliabilityProfile, change func()) error {
 	orig := rp.DeepCopy()
-	controllerutil.RemoveFinalizer(rp, CleanupFinalizer)
+	change()
 	return r.Client.Patch(ctx, rp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 }
 
