@@ -5,7 +5,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -32,6 +30,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
+	"github.com/reliability-operator/reliability-operator/internal/cli"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
@@ -109,37 +108,21 @@ func run() error {
 }
 
 func applySamples(ctx context.Context, c client.Client, dir string) ([]client.ObjectKey, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	// The CLI's loader: every document of every file, kustomization files skipped, numbers as the API
+	// server reads them.
+	docs, err := cli.Load([]string{dir}, nil)
 	if err != nil {
 		return nil, err
 	}
 	var profiles []client.ObjectKey
-	for _, f := range files {
-		if filepath.Base(f) == "kustomization.yaml" {
-			continue
+	for _, d := range docs {
+		u := &unstructured.Unstructured{Object: d.Object}
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("demo"), client.ForceOwnership); err != nil {
+			return nil, fmt.Errorf("applying %s %s from %s: %w", u.GetKind(), u.GetName(), d.Source, err)
 		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			if len(u.Object) == 0 {
-				continue
-			}
-			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("demo"), client.ForceOwnership); err != nil {
-				return nil, fmt.Errorf("applying %s %s from %s: %w", u.GetKind(), u.GetName(), rel(testenv.RepoRoot(), f), err)
-			}
-			fmt.Printf("  applied %s %s/%s\n", u.GetKind(), u.GetNamespace(), u.GetName())
-			if u.GetKind() == "ReliabilityProfile" {
-				profiles = append(profiles, client.ObjectKeyFromObject(u))
-			}
+		fmt.Printf("  applied %s %s/%s\n", u.GetKind(), u.GetNamespace(), u.GetName())
+		if u.GetKind() == "ReliabilityProfile" {
+			profiles = append(profiles, client.ObjectKeyFromObject(u))
 		}
 	}
 	return profiles, nil

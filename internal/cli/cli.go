@@ -68,7 +68,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	docs, err := load(files, stdin)
+	docs, err := Load(files, stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -79,7 +79,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	for _, d := range docs {
 		problems, objs := check(d, validator, render.Options{MonitoringLabels: extra})
 		for _, p := range problems {
-			fmt.Fprintf(stderr, "%s: %s: %s\n", d.source, d.describe(), p)
+			fmt.Fprintf(stderr, "%s: %s: %s\n", d.Source, d.describe(), p)
 		}
 		failed = failed || len(problems) > 0
 		rendered = append(rendered, objs...)
@@ -99,28 +99,28 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	return 0
 }
 
-// check validates one document like the API server, then renders it like the controller. It returns the
+// check validates one Document like the API server, then renders it like the controller. It returns the
 // problems, each naming its field, and the rendered children.
-func check(d document, v *validate.Validator, opts render.Options) ([]string, []map[string]any) {
-	if d.object["apiVersion"] != v1alpha1.GroupVersion.String() || d.object["kind"] != "ReliabilityProfile" {
-		return []string{fmt.Sprintf("not a ReliabilityProfile (apiVersion %v, kind %v)", d.object["apiVersion"], d.object["kind"])}, nil
+func check(d Document, v *validate.Validator, opts render.Options) ([]string, []map[string]any) {
+	if d.Object["apiVersion"] != v1alpha1.GroupVersion.String() || d.Object["kind"] != "ReliabilityProfile" {
+		return []string{fmt.Sprintf("not a ReliabilityProfile (apiVersion %v, kind %v)", d.Object["apiVersion"], d.Object["kind"])}, nil
 	}
 	var problems []string
 	// The API server requires a name before it looks at the schema.
-	meta, _ := d.object["metadata"].(map[string]any)
+	meta, _ := d.Object["metadata"].(map[string]any)
 	if name, _ := meta["name"].(string); name == "" {
 		problems = append(problems, "metadata.name: Required value")
 	} else if errs := k8svalidation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		problems = append(problems, "metadata.name: Invalid value: "+strings.Join(errs, "; "))
 	}
-	for _, e := range v.Validate(d.object) {
+	for _, e := range v.Validate(d.Object) {
 		problems = append(problems, e.Error())
 	}
 	if len(problems) > 0 {
 		return problems, nil
 	}
 	rp := &v1alpha1.ReliabilityProfile{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.object, rp); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.Object, rp); err != nil {
 		return []string{err.Error()}, nil
 	}
 	if rp.Namespace == "" {
@@ -152,27 +152,27 @@ func check(d document, v *validate.Validator, opts render.Options) ([]string, []
 	return nil, out
 }
 
-// document is one YAML or JSON document of an input file.
-type document struct {
-	source string // file:document-number
-	object map[string]any
+// Document is one YAML or JSON Document of an input file.
+type Document struct {
+	Source string // file:document-number
+	Object map[string]any
 }
 
-func (d document) describe() string {
-	meta, _ := d.object["metadata"].(map[string]any)
+func (d Document) describe() string {
+	meta, _ := d.Object["metadata"].(map[string]any)
 	ns, _ := meta["namespace"].(string)
 	name, _ := meta["name"].(string)
 	if ns == "" {
 		ns = "default"
 	}
-	return fmt.Sprintf("%v %s/%s", d.object["kind"], ns, name)
+	return fmt.Sprintf("%v %s/%s", d.Object["kind"], ns, name)
 }
 
-// load reads every document of the given files, folders (recursively: *.yaml, *.yml, *.json) and standard
+// load reads every Document of the given files, folders (recursively: *.yaml, *.yml, *.json) and standard
 // input, in a stable order. Documents that are not ReliabilityProfiles are kept so they can be reported,
 // except kustomization files, which sit beside profiles in GitOps folders.
-func load(paths []string, stdin io.Reader) ([]document, error) {
-	var docs []document
+func Load(paths []string, stdin io.Reader) ([]Document, error) {
+	var docs []Document
 	for _, p := range paths {
 		if p == "-" {
 			b, err := io.ReadAll(stdin)
@@ -220,26 +220,26 @@ func load(paths []string, stdin io.Reader) ([]document, error) {
 // split reads the documents of a file the way the API server reads a request body: YAML becomes JSON, and
 // integral numbers become integers (a plain JSON decoder would make every number a float, which the CRD's
 // int-or-string rules refuse).
-func split(source string, b []byte) ([]document, error) {
-	var docs []document
+func split(source string, b []byte) ([]Document, error) {
+	var docs []Document
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
 	for i := 1; ; i++ {
 		raw, err := reader.Read()
 		if errors.Is(err, io.EOF) {
 			return docs, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", source, i, err)
+			return nil, fmt.Errorf("%s: Document %d: %w", source, i, err)
 		}
 		js, err := yaml.YAMLToJSON(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", source, i, err)
+			return nil, fmt.Errorf("%s: Document %d: %w", source, i, err)
 		}
 		obj := map[string]any{}
 		if err := utiljson.Unmarshal(js, &obj); err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", source, i, err)
+			return nil, fmt.Errorf("%s: Document %d: %w", source, i, err)
 		}
 		if len(obj) > 0 {
-			docs = append(docs, document{source: fmt.Sprintf("%s:%d", source, i), object: obj})
+			docs = append(docs, Document{Source: fmt.Sprintf("%s:%d", source, i), Object: obj})
 		}
 	}
 }
