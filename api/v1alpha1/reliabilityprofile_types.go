@@ -648,6 +648,10 @@ const (
 	// RulesLoadedCondition says whether Prometheus has loaded the profile's rule groups. Set only when the
 	// operator runs with --prometheus-url; it does not affect Ready, which is about the children.
 	RulesLoadedCondition = "RulesLoaded"
+	// SpotWithinLimitCondition (P-3) says whether the share of the service's pods on spot nodes is within
+	// the profile's limit, as observed from Pods and Nodes. Set only when the operator runs with
+	// --spot-placement; it does not affect Ready, which is about the children.
+	SpotWithinLimitCondition = "SpotWithinLimit"
 )
 
 // Condition reasons of a ReliabilityProfile.
@@ -685,7 +689,42 @@ const (
 	NotLoadedReason = "NotLoaded"
 	// PrometheusUnreachableReason: the operator could not query Prometheus; children are still reconciled.
 	PrometheusUnreachableReason = "PrometheusUnreachable"
+	// WithinSpotLimitReason: at most the limit's share of the service's pods runs on spot nodes.
+	WithinSpotLimitReason = "WithinSpotLimit"
+	// SpotLimitExceededReason: more than the limit's share of the service's pods runs on spot nodes.
+	SpotLimitExceededReason = "SpotLimitExceeded"
+	// SpotPlacementAuditedReason (Event, Audit mode): what the webhook would have done to a pod.
+	SpotPlacementAuditedReason = "SpotPlacementAudited"
 )
+
+// PlacementStatus is where the service's pods run, observed from Pods and Nodes (P-3).
+type PlacementStatus struct {
+	// Limit is the largest share of a workload's pods the webhook lets run on spot nodes:
+	// spec.placement.maxSpotFraction, or the tier's default (0.5 non-critical, 0 critical).
+	Limit string `json:"limit"`
+	// SpotNodeLabels are the node labels, as key=value, that mark spot capacity.
+	// +optional
+	SpotNodeLabels []string `json:"spotNodeLabels,omitempty"`
+	// Spot is how many of the service's pods run on spot nodes, and Total how many run on any node
+	// (pods not yet bound to a node are not counted).
+	Spot  int32 `json:"spot"`
+	Total int32 `json:"total"`
+	// Fraction is Spot/Total with two decimals, such as "0.30"; "0.00" when no pod runs.
+	Fraction string `json:"fraction"`
+	// OwnAffinity counts the running pods that set their own node affinity or node selector on a spot
+	// label; the webhook leaves them alone.
+	// +optional
+	OwnAffinity int32 `json:"ownAffinity,omitempty"`
+	// Unplaced counts the running pods the webhook made no decision for: created before the profile, while
+	// the webhook was unreachable, in a namespace or with a label that opts out, or in Audit mode.
+	// +optional
+	Unplaced int32 `json:"unplaced,omitempty"`
+	// LastAudit (Audit mode) says what the webhook would have done to the last pod it admitted, and when.
+	// +optional
+	LastAudit string `json:"lastAudit,omitempty"`
+	// +optional
+	LastAuditTime *metav1.Time `json:"lastAuditTime,omitempty"`
+}
 
 // LogsStatus is the log retention of the service (O-5).
 type LogsStatus struct {
@@ -769,6 +808,11 @@ type ReliabilityProfileStatus struct {
 	// +listMapKey=name
 	// +optional
 	SLOs []SLOStatus `json:"slos,omitempty"`
+
+	// Placement reports the share of the service's pods on spot nodes (P-3), when the operator runs with
+	// --spot-placement.
+	// +optional
+	Placement *PlacementStatus `json:"placement,omitempty"`
 }
 
 // ReliabilityProfile declares the reliability requirements of one service and is turned by the operator into
@@ -784,6 +828,8 @@ type ReliabilityProfileStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Drifted",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`
 // +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.status.slos[0].errorBudgetRemaining`,description="Error budget left of the first SLO"
+// +kubebuilder:printcolumn:name="Spot",type=string,JSONPath=`.status.placement.fraction`,description="Share of the service's running pods on spot nodes"
+// +kubebuilder:printcolumn:name="Spot limit",type=string,JSONPath=`.status.placement.limit`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ReliabilityProfile struct {
 	metav1.TypeMeta   `json:",inline"`
