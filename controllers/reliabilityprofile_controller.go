@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,6 +31,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/observe"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/slo"
+	"github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
 // retryInterval is how soon a profile with a conflicting or failed child is looked at again. A foreign
@@ -63,6 +65,8 @@ type ReliabilityProfileReconciler struct {
 	ObservationEvents <-chan event.GenericEvent
 	// LogBackend says how log retention is enforced; nil when no backend is configured.
 	LogBackend *LogBackend
+	// SpotPlacement, when the operator runs with --spot-placement, reports where the profile's pods run.
+	SpotPlacement *SpotPlacement
 }
 
 // LogBackend is the configured log retention backend, as the profile status reports it.
@@ -82,6 +86,9 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	logger := log.FromContext(ctx)
 	rp := &v1alpha1.ReliabilityProfile{}
 	if err := r.Client.Get(ctx, req.NamespacedName, rp); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetPlacementMetrics(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rp.DeletionTimestamp.IsZero() {
@@ -153,7 +160,19 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 			setObservedStatus(rp, obs)
 		}
 	}
+	var audits []webhook.AuditRecord
+	if r.SpotPlacement != nil {
+		policy, obs, err := r.observePlacement(ctx, rp)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("observing placement: %w", err)
+		}
+		if r.SpotPlacement.Audits != nil {
+			audits = r.SpotPlacement.Audits.Take(req.NamespacedName)
+		}
+		setPlacementStatus(rp, policy, obs, audits, r.now())
+	}
 	r.recordEvents(before, rp, results)
+	r.recordAuditEvents(rp, audits)
 	if !equality.Semantic.DeepEqual(before.Status, rp.Status) {
 		if err := r.Client.Status().Patch(ctx, rp, client.MergeFrom(before)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
@@ -300,6 +319,13 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 	}
 	if r.LogBackend != nil && r.LogBackend.State != nil {
 		b = b.WatchesRawSource(source.Channel(r.LogBackend.State.Changed, &handler.EnqueueRequestForObject{}))
+	}
+	if r.SpotPlacement != nil {
+		b = b.Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.profilesOfPod), builder.WithPredicates(podPlacementChanged)).
+			WatchesMetadata(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.profilesOfNode), builder.WithPredicates(predicate.LabelChangedPredicate{}))
+		if r.SpotPlacement.Audits != nil {
+			b = b.WatchesRawSource(source.Channel(r.SpotPlacement.Audits.Changed, &handler.EnqueueRequestForObject{}))
+		}
 	}
 	return b.Complete(r)
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/internal/operator"
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
-	env, cfg, err := testenv.Start()
+	env, cfg, err := testenv.StartWithWebhooks()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -79,6 +80,9 @@ func runSuite(m *testing.M) int {
 			GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}},
 			VeleroNamespace:         "velero"},
 		LokiRetentionConfigMap: types.NamespacedName{Namespace: "loki", Name: "reliability-retention"}, LokiTenant: "fake",
+		SpotPlacement: true,
+		Webhook: webhook.Options{Host: env.WebhookInstallOptions.LocalServingHost, Port: env.WebhookInstallOptions.LocalServingPort,
+			CertDir: env.WebhookInstallOptions.LocalServingCertDir},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -93,6 +97,10 @@ func runSuite(m *testing.M) int {
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		fmt.Fprintln(os.Stderr, "the operator's cache did not sync")
 		return 1
+	}
+	// The API server calls the webhook from the first pod on; wait until it serves.
+	for mgr.GetWebhookServer().StartedChecker()(nil) != nil {
+		time.Sleep(50 * time.Millisecond)
 	}
 	code := m.Run()
 	cancel()

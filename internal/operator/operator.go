@@ -3,6 +3,7 @@
 package operator
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -24,13 +27,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/controllers"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
+	"github.com/reliability-operator/reliability-operator/internal/placement"
 	"github.com/reliability-operator/reliability-operator/internal/render"
+	placementwebhook "github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
 // Options are the operator's settings, one per command-line flag.
@@ -47,6 +54,10 @@ type Options struct {
 	// overrides in that ConfigMap, for the tenant LokiTenant.
 	LokiRetentionConfigMap types.NamespacedName
 	LokiTenant             string
+	// SpotPlacement serves the pod admission webhook that caps pods on spot nodes (P-3) and makes the
+	// controller observe where pods run. It needs the webhook's serving certificate in Webhook.CertDir.
+	SpotPlacement bool
+	Webhook       webhook.Options
 	// SeveralInOneProcess lets tests start more than one operator in one process (controller names are
 	// otherwise process-wide unique, for their metrics).
 	SeveralInOneProcess bool
@@ -86,7 +97,18 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Label:      labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue}),
 		}
 	}
+	var webhookServer webhook.Server
+	if o.SpotPlacement {
+		// Pods: only what placement reads, and only live ones; nodes: only their labels.
+		byObject[&corev1.Pod{}] = cache.ByObject{
+			Field:     fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)), fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed))),
+			Transform: placementPodFields,
+		}
+		byObject[nodeMetadata()] = cache.ByObject{Transform: nodeLabelsOnly}
+		webhookServer = webhook.NewServer(o.Webhook)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		WebhookServer:           webhookServer,
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddress},
 		HealthProbeBindAddress:  o.ProbeAddress,
@@ -132,6 +154,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, fmt.Errorf("setting up the log retention controller: %w", err)
 		}
 	}
+	if o.SpotPlacement {
+		if err := setUpSpotPlacement(mgr, r); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.SetupWithManager(mgr, served); err != nil {
 		return nil, fmt.Errorf("setting up the ReliabilityProfile controller: %w", err)
 	}
@@ -141,7 +168,77 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, err
 	}
+	if o.SpotPlacement {
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return nil, err
+		}
+	}
 	return mgr, nil
+}
+
+// setUpSpotPlacement indexes the cached pods, registers the pod admission webhook and lets the reconciler
+// observe placement.
+func setUpSpotPlacement(mgr ctrl.Manager, r *controllers.ReliabilityProfileReconciler) error {
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, placementwebhook.PodOwnerIndex, placementwebhook.PodOwnerUID); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, controllers.PodNodeIndex, controllers.PodNodeName); err != nil {
+		return err
+	}
+	audits := placementwebhook.NewAuditLog()
+	mgr.GetWebhookServer().Register(placementwebhook.Path, &webhook.Admission{Handler: &placementwebhook.PodPlacement{
+		Cache: mgr.GetClient(), Live: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), Audits: audits,
+	}})
+	r.SpotPlacement = &controllers.SpotPlacement{Audits: audits}
+	return nil
+}
+
+func nodeMetadata() *metav1.PartialObjectMetadata {
+	n := &metav1.PartialObjectMetadata{}
+	n.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	return n
+}
+
+// nodeLabelsOnly keeps a node's name and labels: a large cluster's node annotations and managed fields are
+// most of its metadata.
+func nodeLabelsOnly(obj any) (any, error) {
+	n, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil
+	}
+	return &metav1.PartialObjectMetadata{TypeMeta: n.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion, Labels: n.Labels}}, nil
+}
+
+// placementPodFields keeps what the webhook and the controller read of a pod: identity, labels, owner,
+// the webhook's annotations, the node it is bound to and its node placement. A pod is cached at a few
+// hundred bytes instead of kilobytes.
+func placementPodFields(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	var annotations map[string]string
+	for _, k := range []string{placement.DecisionAnnotation, placement.RequestAnnotation} {
+		if v, ok := p.Annotations[k]; ok {
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[k] = v
+		}
+	}
+	stripped := &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, Annotations: annotations, OwnerReferences: p.OwnerReferences, DeletionTimestamp: p.DeletionTimestamp},
+		Spec:   corev1.PodSpec{NodeName: p.Spec.NodeName, NodeSelector: p.Spec.NodeSelector},
+		Status: corev1.PodStatus{Phase: p.Status.Phase},
+	}
+	if p.Spec.Affinity != nil && p.Spec.Affinity.NodeAffinity != nil {
+		stripped.Spec.Affinity = &corev1.Affinity{NodeAffinity: p.Spec.Affinity.NodeAffinity}
+	}
+	return stripped, nil
 }
 
 // servedChildTypes are the child kinds whose API the cluster serves. A cluster without prometheus-operator

@@ -247,7 +247,7 @@ func TestObserveCountsBoundPodsByNodeCapacity(t *testing.T) {
 		bound(onDemand, "karpenter-od"), bound(onDemand, "unlabelled"),
 		bound(pod(nil), "gke-spot"), // created while the webhook was down
 		bound(own, "eks-spot"),
-		bound(pod(nil), ""),              // not scheduled yet
+		bound(pod(nil), ""),             // not scheduled yet
 		bound(pod(nil), "deleted-node"), // its node is gone
 	}
 	got := Observe(pods, spotNodes, defaultSpots)

@@ -126,6 +126,26 @@ func Start() (*envtest.Environment, *rest.Config, error) {
 // StartWithCRDs starts the control plane with the CRDs of the given folders only, to test the operator in a
 // cluster that lacks an upstream project.
 func StartWithCRDs(dirs ...string) (*envtest.Environment, *rest.Config, error) {
+	return start(dirs, nil)
+}
+
+// StartWithWebhooks starts the control plane with every CRD and the webhook configurations that config/
+// ships, pointed at a local webhook server: serve it at env.WebhookInstallOptions' LocalServingHost,
+// LocalServingPort and LocalServingCertDir.
+func StartWithWebhooks() (*envtest.Environment, *rest.Config, error) {
+	dirs, err := CRDDirs()
+	if err != nil {
+		return nil, nil, err
+	}
+	return start(dirs, []string{WebhookManifests()})
+}
+
+// WebhookManifests is the file of the webhook configurations that config/ ships.
+func WebhookManifests() string {
+	return filepath.Join(RepoRoot(), "config", "webhook", "manifests.yaml")
+}
+
+func start(dirs, webhookPaths []string) (*envtest.Environment, *rest.Config, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, nil, err
@@ -134,6 +154,7 @@ func StartWithCRDs(dirs ...string) (*envtest.Environment, *rest.Config, error) {
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     dirs,
 		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: webhookPaths},
 	}
 	// OpenShift and hardened clusters run this plugin: it refuses blockOwnerDeletion on a child unless the
 	// writer may update the owner's finalizers. Enabled here so that the RBAC is tested against it.

@@ -1,0 +1,357 @@
+// Package webhook holds the operator's admission webhook: spot placement of pods (manifesto P-3).
+//
+// The webhook gathers what internal/placement needs (the profile that selects the pod, the pod's workload
+// and how many of its pods are already spot-eligible) and returns the pod with placement.Mutate applied.
+// It writes nothing to the API server: its configuration declares sideEffects None, and with
+// failurePolicy Ignore a pod is created unchanged whenever the webhook cannot answer in time.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/placement"
+)
+
+// Path is where the API server sends pod admissions (config/webhook names it).
+const Path = "/mutate-v1-pod-spot-placement"
+
+// PodOwnerIndex indexes cached pods by the UID of their controller (ReplicaSet, StatefulSet, ...).
+const PodOwnerIndex = "placement.ownerUID"
+
+// PodOwnerUID is the index function of PodOwnerIndex.
+func PodOwnerUID(obj client.Object) []string {
+	if ref := metav1.GetControllerOf(obj); ref != nil {
+		return []string{string(ref.UID)}
+	}
+	return nil
+}
+
+// pendingTTL is how long a spot-eligible decision counts before its pod shows up in the cache. A pod that
+// was never created (refused later in admission) holds its slot that long: the error is on the side of
+// fewer spot pods, never more.
+const pendingTTL = 30 * time.Second
+
+// PodPlacement is the mutating admission handler for pods.
+type PodPlacement struct {
+	// Cache reads profiles and pods (indexed by PodOwnerIndex) from the operator's cache.
+	Cache client.Reader
+	// Live reads the owner's replica count from the API server.
+	Live    client.Reader
+	Decoder admission.Decoder
+	// Audits receives what would have been done to pods of Audit profiles.
+	Audits *AuditLog
+	// Now is the clock; tests may fix it.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	owners  map[types.UID]*ownerState
+	started bool
+}
+
+// ownerState serializes the decisions for one workload and remembers the recent spot-eligible ones.
+type ownerState struct {
+	sync.Mutex
+	users   int                  // requests holding or waiting for the lock; the entry goes at zero
+	pending map[string]time.Time // admission request UID → when it was decided spot-eligible
+}
+
+var _ admission.Handler = &PodPlacement{}
+
+// Handle decides one pod.
+func (w *PodPlacement) Handle(ctx context.Context, req admission.Request) admission.Response {
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("only pod creation is placed")
+	}
+	pod := &corev1.Pod{}
+	if err := w.Decoder.Decode(req, pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	pod.Namespace = req.Namespace
+	rp, policy, err := w.profileOf(ctx, pod)
+	if err != nil {
+		// Allowed unchanged, as if the webhook were down: placement never blocks a pod.
+		log.FromContext(ctx).Error(err, "Left pod unplaced: could not read profiles", "namespace", req.Namespace)
+		return admission.Allowed("spot placement skipped: " + err.Error())
+	}
+	if rp == nil {
+		return admission.Allowed("no ReliabilityProfile selects this pod")
+	}
+	workload := w.workloadOf(ctx, pod)
+	st := w.lock(workload.uid)
+	defer w.unlock(workload.uid, st)
+	dryRun := req.DryRun != nil && *req.DryRun
+	eligible, err := w.countSpotEligible(ctx, pod.Namespace, workload.uid, st, policy)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "Counted no spot-eligible pods from the cache; kept the pod on on-demand", "namespace", req.Namespace)
+		eligible = 1 << 30
+	}
+	workload.SpotEligible = eligible
+	d := placement.Decide(pod, policy, workload.Workload)
+	podName := pod.Name
+	if podName == "" {
+		podName = pod.GenerateName + "*"
+	}
+	if d.Outcome == placement.SpotEligible && !dryRun && workload.uid != "" {
+		st.pending[string(req.UID)] = w.now()
+	}
+	if policy.Audit {
+		if !dryRun {
+			w.Audits.Record(client.ObjectKeyFromObject(rp), AuditRecord{Pod: podName, Decision: d, Time: w.now()})
+		}
+		return admission.Allowed("Audit mode: would have placed the pod " + string(d.Outcome) + ": " + d.Reason)
+	}
+	placement.Mutate(pod, d, policy, string(req.UID))
+	if d.Outcome != placement.SpotEligible && d.Outcome != placement.OnDemand {
+		return admission.Allowed(d.Reason)
+	}
+	marshaled, err := json.Marshal(pod)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	log.FromContext(ctx).V(1).Info("Placed pod", "namespace", pod.Namespace, "pod", podName, "profile", rp.Name,
+		"outcome", d.Outcome, "reason", d.Reason)
+	resp := admission.PatchResponseFromRaw(req.Object.Raw, marshaled)
+	resp.Result = &metav1.Status{Message: d.Reason}
+	return resp
+}
+
+// profileOf finds the profile whose placement governs the pod: among the profiles of its namespace that
+// select it, the strictest limit of those in Enforce mode, else the strictest in Audit mode (which only
+// records). Nil when no profile selects the pod.
+func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha1.ReliabilityProfile, placement.Policy, error) {
+	profiles := &v1alpha1.ReliabilityProfileList{}
+	if err := w.Cache.List(ctx, profiles, client.InNamespace(pod.Namespace)); err != nil {
+		return nil, placement.Policy{}, err
+	}
+	var best *v1alpha1.ReliabilityProfile
+	var bestPolicy placement.Policy
+	for i := range profiles.Items {
+		rp := &profiles.Items[i]
+		if !rp.DeletionTimestamp.IsZero() || !Selects(rp, pod.Labels) {
+			continue
+		}
+		p, err := placement.PolicyOf(rp)
+		if err != nil {
+			return nil, placement.Policy{}, fmt.Errorf("profile %s: %w", rp.Name, err)
+		}
+		better := best == nil ||
+			(bestPolicy.Audit && !p.Audit) ||
+			(bestPolicy.Audit == p.Audit && (p.Limit < bestPolicy.Limit || (p.Limit == bestPolicy.Limit && rp.Name < best.Name)))
+		if better {
+			best, bestPolicy = rp, p
+		}
+	}
+	return best, bestPolicy, nil
+}
+
+// Selects says whether the profile's selector matches pods with these labels.
+func Selects(rp *v1alpha1.ReliabilityProfile, podLabels map[string]string) bool {
+	sel, err := metav1.LabelSelectorAsSelector(rp.Spec.Selector.Meta())
+	if err != nil || sel.Empty() {
+		return false
+	}
+	return sel.Matches(labels.Set(podLabels))
+}
+
+type workload struct {
+	placement.Workload
+	uid types.UID // of the owner; empty for a pod without one
+}
+
+// workloadOf reads the replica count of the pod's ReplicaSet or StatefulSet from the API server. Any other
+// controller, or none, makes the pod a workload of one (a DaemonSet is named so that Decide skips it). An
+// owner that cannot be read counts as zero replicas, which keeps the pod on on-demand nodes.
+func (w *PodPlacement) workloadOf(ctx context.Context, pod *corev1.Pod) workload {
+	ref := metav1.GetControllerOf(pod)
+	if ref == nil {
+		return workload{Workload: placement.Workload{Replicas: 1}}
+	}
+	wl := workload{Workload: placement.Workload{Kind: ref.Kind, Name: ref.Name, Replicas: 1}, uid: ref.UID}
+	var replicas *int32
+	var err error
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}
+	switch {
+	case ref.APIVersion == "apps/v1" && ref.Kind == "ReplicaSet":
+		rs := &appsv1.ReplicaSet{}
+		if err = w.Live.Get(ctx, key, rs); err == nil && rs.UID == ref.UID {
+			replicas = rs.Spec.Replicas
+		}
+	case ref.APIVersion == "apps/v1" && ref.Kind == "StatefulSet":
+		sts := &appsv1.StatefulSet{}
+		if err = w.Live.Get(ctx, key, sts); err == nil && sts.UID == ref.UID {
+			replicas = sts.Spec.Replicas
+		}
+	default:
+		return wl
+	}
+	switch {
+	case err != nil:
+		log.FromContext(ctx).Error(err, "Could not read the pod's owner; kept the pod on on-demand", "kind", ref.Kind, "name", ref.Name)
+		wl.Replicas = 0
+	case replicas == nil:
+		wl.Replicas = 1 // the API's default
+	default:
+		wl.Replicas = *replicas
+	}
+	return wl
+}
+
+// countSpotEligible counts the workload's live spot-eligible pods: those in the cache, and those decided
+// moments ago that the cache has not seen yet. The caller holds the workload's lock.
+//
+// Audit mode leaves no annotation to find its decisions by: it counts the workload's pods that run on spot
+// nodes, plus its own spot-eligible verdicts of the last pendingTTL. A pod can count twice for that time,
+// so Audit verdicts err towards on-demand.
+func (w *PodPlacement) countSpotEligible(ctx context.Context, namespace string, owner types.UID, st *ownerState, policy placement.Policy) (int32, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	pods := &corev1.PodList{}
+	if err := w.Cache.List(ctx, pods, client.InNamespace(namespace), client.MatchingFields{PodOwnerIndex: string(owner)}); err != nil {
+		return 0, err
+	}
+	var n int32
+	seen := map[string]bool{}
+	for _, p := range pods.Items {
+		if policy.Audit {
+			spot, err := w.onSpotNode(ctx, p.Spec.NodeName, policy)
+			if err != nil {
+				return 0, err
+			}
+			if spot && p.DeletionTimestamp.IsZero() {
+				n++
+			}
+			continue
+		}
+		if p.Annotations[placement.DecisionAnnotation] != string(placement.SpotEligible) {
+			continue
+		}
+		seen[p.Annotations[placement.RequestAnnotation]] = true
+		if p.DeletionTimestamp.IsZero() {
+			n++
+		}
+	}
+	now := w.now()
+	for uid, at := range st.pending {
+		if seen[uid] || now.Sub(at) > pendingTTL {
+			delete(st.pending, uid)
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
+// onSpotNode says whether the named node (from the cache's node labels) is spot capacity.
+func (w *PodPlacement) onSpotNode(ctx context.Context, nodeName string, policy placement.Policy) (bool, error) {
+	if nodeName == "" {
+		return false, nil
+	}
+	node := &metav1.PartialObjectMetadata{}
+	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	if err := w.Cache.Get(ctx, client.ObjectKey{Name: nodeName}, node); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return policy.IsSpotNode(node.Labels), nil
+}
+
+func (w *PodPlacement) lock(owner types.UID) *ownerState {
+	w.mu.Lock()
+	if w.owners == nil {
+		w.owners = map[types.UID]*ownerState{}
+	}
+	st := w.owners[owner]
+	if st == nil {
+		st = &ownerState{pending: map[string]time.Time{}}
+		w.owners[owner] = st
+	}
+	st.users++
+	w.mu.Unlock()
+	st.Lock()
+	return st
+}
+
+// unlock releases the workload's lock; the last user forgets the workload once no decision is pending.
+func (w *PodPlacement) unlock(owner types.UID, st *ownerState) {
+	pending := len(st.pending)
+	st.Unlock()
+	w.mu.Lock()
+	st.users--
+	if st.users == 0 && pending == 0 {
+		delete(w.owners, owner)
+	}
+	w.mu.Unlock()
+}
+
+func (w *PodPlacement) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// AuditRecord is what the webhook would have done to one pod of an Audit profile.
+type AuditRecord struct {
+	Pod      string
+	Decision placement.Decision
+	Time     time.Time
+}
+
+// auditQueueLength bounds the records kept per profile until the controller reports them.
+const auditQueueLength = 20
+
+// AuditLog hands the webhook's Audit-mode decisions to the controller, which reports them in the profile's
+// status and as Events. It lives in memory: the webhook itself writes nothing.
+type AuditLog struct {
+	mu      sync.Mutex
+	records map[types.NamespacedName][]AuditRecord
+	// Changed names the profiles with new records.
+	Changed chan event.GenericEvent
+}
+
+// NewAuditLog makes an empty log.
+func NewAuditLog() *AuditLog {
+	return &AuditLog{records: map[types.NamespacedName][]AuditRecord{}, Changed: make(chan event.GenericEvent, 1024)}
+}
+
+// Record queues a record for the profile, dropping the oldest beyond auditQueueLength.
+func (a *AuditLog) Record(profile types.NamespacedName, r AuditRecord) {
+	a.mu.Lock()
+	q := append(a.records[profile], r)
+	if len(q) > auditQueueLength {
+		q = q[len(q)-auditQueueLength:]
+	}
+	a.records[profile] = q
+	a.mu.Unlock()
+	rp := &v1alpha1.ReliabilityProfile{ObjectMeta: metav1.ObjectMeta{Namespace: profile.Namespace, Name: profile.Name}}
+	select {
+	case a.Changed <- event.GenericEvent{Object: rp}:
+	default: // the records wait for the profile's next reconcile
+	}
+}
+
+// Take returns and forgets the profile's queued records, oldest first.
+func (a *AuditLog) Take(profile types.NamespacedName) []AuditRecord {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	q := a.records[profile]
+	delete(a.records, profile)
+	return q
+}
