@@ -91,6 +91,11 @@ deploy: $(KUSTOMIZE) ## Deploy the operator (CRD, RBAC, Deployment, metrics Serv
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
 
+.PHONY: deploy-spot-placement
+deploy-spot-placement: $(KUSTOMIZE) ## Deploy as `deploy` does, plus the spot placement webhook (P-3); needs cert-manager.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/spot-placement | kubectl apply --server-side -f -
+
 .PHONY: undeploy
 undeploy: $(KUSTOMIZE) ## Remove the operator. Children stay until their profiles are deleted.
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
