@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -116,31 +115,14 @@ func createConcurrently(t *testing.T, pods []*corev1.Pod) {
 	}
 }
 
-// bind binds the pod to the first of the nodes its required node affinity allows, using the scheduler's own
-// matching code, as the scheduler would (envtest has none).
+// bind binds the pod as the scheduler would, to the first of the candidate nodes it fits.
 func bind(t *testing.T, p *corev1.Pod, candidates ...string) string {
 	t.Helper()
-	for _, name := range candidates {
-		node := &corev1.Node{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
-			t.Fatal(err)
-		}
-		ok, err := nodeaffinity.GetRequiredNodeAffinity(p).Match(node)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			continue
-		}
-		b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace},
-			Target: corev1.ObjectReference{Kind: "Node", Name: name}}
-		if err := k8s.SubResource("binding").Create(ctx, p, b); err != nil {
-			t.Fatal(err)
-		}
-		return name
+	node, err := testenv.BindAsScheduler(ctx, k8s, p, candidates...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("pod %s fits none of %v", p.Name, candidates)
-	return ""
+	return node
 }
 
 func placementIs(ns, name string, spot, total int32, fraction string) func() error {

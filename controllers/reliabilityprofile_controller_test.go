@@ -235,6 +235,11 @@ func TestDriftIsCorrectedAndRecordedInEnforceMode(t *testing.T) {
 		t.Errorf("resources[] entry does not record the drift: %+v", c)
 	}
 	eventually(t, "drift event", hasEvent(ns, v1alpha1.DriftCorrectedReason, "someone-with-kubectl"))
+
+	// A drift of another child is an Event of its own, not a repeat of the first one's series.
+	np := &networkingv1.NetworkPolicy{}
+	editChild(t, ns, np, func() { np.Spec.Ingress = nil })
+	eventually(t, "drift event of the second child", hasEvent(ns, v1alpha1.DriftCorrectedReason, "NetworkPolicy checkout"))
 }
 
 func TestDriftIsOnlyReportedInAuditMode(t *testing.T) {

@@ -1,6 +1,7 @@
 // Command demo runs the operator against a local control plane: it starts kube-apiserver and etcd (built by
 // hack/envtest-assets.sh), installs the CRDs, starts the operator in-process, applies config/samples/, waits
-// for the profiles to become Ready and prints their children and status. With KEEP=1 it stays up and prints
+// for the profiles to become Ready and prints their children and status, then places a ReplicaSet's pods on
+// spot and on-demand nodes through the spot placement webhook. With KEEP=1 it stays up and prints
 // a kubeconfig for kubectl; otherwise it tears everything down.
 package main
 
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
@@ -57,7 +59,7 @@ func run() error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)).WithValues("service", buildinfo.Service))
 
 	step("Starting kube-apiserver and etcd")
-	env, cfg, err := testenv.Start()
+	env, cfg, err := testenv.StartWithWebhooks()
 	if err != nil {
 		return err
 	}
@@ -65,7 +67,9 @@ func run() error {
 
 	step("Starting the operator (JSON logs in " + rel(root, logPath) + ", metrics on http://" + metricsAddress + "/metrics)")
 	metrics.Registry.MustRegister(buildinfo.Collector())
-	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: metricsAddress, ProbeAddress: "0"})
+	wh := env.WebhookInstallOptions
+	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: metricsAddress, ProbeAddress: "0", SpotPlacement: true,
+		Webhook: webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}})
 	if err != nil {
 		return err
 	}
@@ -76,6 +80,9 @@ func run() error {
 	c := mgr.GetClient()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		return errors.New("the operator's cache did not sync")
+	}
+	for mgr.GetWebhookServer().StartedChecker()(nil) != nil {
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	step("Applying config/samples/")
@@ -89,6 +96,13 @@ func run() error {
 		}
 		if err := printProfile(ctx, c, key); err != nil {
 			return err
+		}
+	}
+	for _, key := range profiles {
+		if key.Name == "search" {
+			if err := demoSpotPlacement(ctx, c, key); err != nil {
+				return err
+			}
 		}
 	}
 	printBuildInfo()
