@@ -288,16 +288,16 @@ func (w *PodPlacement) lock(owner types.UID) *ownerState {
 	return st
 }
 
-// unlock releases the workload's lock; the last user forgets the workload once no decision is pending.
+// unlock releases the workload's lock; the last user forgets the workload once no decision is pending. The
+// check runs under both locks: a waiting request may add a pending decision the moment st is released.
 func (w *PodPlacement) unlock(owner types.UID, st *ownerState) {
-	pending := len(st.pending)
-	st.Unlock()
 	w.mu.Lock()
 	st.users--
-	if st.users == 0 && pending == 0 {
+	if st.users == 0 && len(st.pending) == 0 {
 		delete(w.owners, owner)
 	}
 	w.mu.Unlock()
+	st.Unlock()
 }
 
 func (w *PodPlacement) now() time.Time {

@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +237,30 @@ func TestAnUnreadableOwnerKeepsThePodOffSpot(t *testing.T) {
 	}
 	if len(f.hook.owners) != 0 {
 		t.Errorf("workload state kept for %d owners with nothing pending", len(f.hook.owners))
+	}
+}
+
+func TestConcurrentAdmissionsOfOneWorkloadStayWithinTheCap(t *testing.T) {
+	f := newFixture(t, 10, profile("web", v1alpha1.ModeEnforce, "0.5"))
+	outcomes := make(chan placement.Outcome, 40)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, _ := f.admit(fmt.Sprintf("req-%d", i), false, admissionv1.Create)
+			outcomes <- got
+		}()
+	}
+	wg.Wait()
+	close(outcomes)
+	eligible := 0
+	for o := range outcomes {
+		if o == placement.SpotEligible {
+			eligible++
+		}
+	}
+	if eligible != 5 {
+		t.Errorf("%d of 40 concurrent pods spot-eligible, want floor(0.5 × 10) = 5", eligible)
 	}
 }
