@@ -45,6 +45,10 @@ generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
 golden: ## Rewrite the golden files of the renderers from the current output (review the diff).
 	go test ./internal/render/ ./internal/logs/ -run Golden -update
 
+.PHONY: bundle
+bundle: ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/ for $(IMG); go test ./hack/bundle checks it.
+	go run ./hack/bundle -image $(IMG) -out bundle -dockerfile bundle.Dockerfile
+
 .PHONY: fmt
 fmt: ## go fmt.
 	go fmt ./...

@@ -1,0 +1,352 @@
+package main
+
+import (
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/blang/semver/v4"
+	"github.com/operator-framework/api/pkg/lib/version"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// What OperatorHub shows and config/ does not say.
+const (
+	displayName                = "Reliability Operator"
+	repoURL                    = "https://github.com/reliability-operator/reliability-operator"
+	minKubeVersion             = "1.30.0"
+	categories                 = "Monitoring"
+	capabilityLevel            = "Basic Install" // installs and configures; upgrades of itself are OLM's replaces chain
+	maturity                   = "alpha"
+	maintainerName             = "reliability-operator maintainers"
+	maintainerEmail            = "maintainers@reliability.dev" // to confirm: the project has published no address yet
+	conditionsXDesc            = "urn:alm:descriptor:io.kubernetes.conditions"
+	defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
+)
+
+var keywords = []string{
+	"reliability", "slo", "sre", "error-budget", "prometheus", "alerting", "grafana",
+	"networkpolicy", "poddisruptionbudget", "velero", "backup", "loki", "spot",
+}
+
+//go:embed icon.svg
+var icon []byte
+
+const (
+	// webhookPort is the operator's --webhook-port default (main.go), unless the Deployment's args set it.
+	webhookPort = 9443
+	// olmCertDir is where OLM mounts the webhook certificate it generates (tls.crt, tls.key); it is also the
+	// operator's --webhook-cert-dir default, so the Deployment needs no flag for it.
+	olmCertDir = "/tmp/k8s-webhook-server/serving-certs"
+	// spotPlacementArg turns the webhook on: the bundle ships the webhook, so the operator must serve it.
+	spotPlacementArg = "--spot-placement"
+)
+
+func clusterServiceVersion(o options, c *config) (*v1alpha1.ClusterServiceVersion, error) {
+	v, err := semver.Parse(o.Version)
+	if err != nil {
+		return nil, err
+	}
+	deployment, err := installDeployment(o, c)
+	if err != nil {
+		return nil, err
+	}
+	webhooks, err := webhookDefinitions(c, deployment)
+	if err != nil {
+		return nil, err
+	}
+	examples, err := almExamples(c.samples)
+	if err != nil {
+		return nil, err
+	}
+	suggested, err := namespaceTemplate(c)
+	if err != nil {
+		return nil, err
+	}
+	description, err := c.readmeIntro()
+	if err != nil {
+		return nil, err
+	}
+	short, _, _ := strings.Cut(strings.ReplaceAll(description, "\n", " "), ". ")
+	owned, err := ownedCRDs(&c.crd)
+	if err != nil {
+		return nil, err
+	}
+	serviceAccount := c.namePrefix + c.serviceAccount
+
+	csv := &v1alpha1.ClusterServiceVersion{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: v1alpha1.ClusterServiceVersionKind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: packageName + ".v" + o.Version,
+			// No createdAt: it would change at every regeneration, and the stale check compares bytes.
+			Annotations: map[string]string{
+				"alm-examples":   examples,
+				"capabilities":   capabilityLevel,
+				"categories":     categories,
+				"containerImage": o.Image,
+				"description":    short + ".",
+				"repository":     repoURL,
+				"operatorframework.io/suggested-namespace":          c.namespace,
+				"operatorframework.io/suggested-namespace-template": suggested,
+			},
+		},
+		Spec: v1alpha1.ClusterServiceVersionSpec{
+			DisplayName:    displayName,
+			Description:    description,
+			Version:        version.OperatorVersion{Version: v},
+			Maturity:       maturity,
+			MinKubeVersion: minKubeVersion,
+			Keywords:       keywords,
+			Maintainers:    []v1alpha1.Maintainer{{Name: maintainerName, Email: maintainerEmail}},
+			Provider:       v1alpha1.AppLink{Name: packageName, URL: repoURL},
+			Links:          []v1alpha1.AppLink{{Name: "Source code", URL: repoURL}},
+			Icon:           []v1alpha1.Icon{{MediaType: "image/svg+xml", Data: base64.StdEncoding.EncodeToString(icon)}},
+			// The operator watches profiles in every namespace and places pods in every namespace.
+			InstallModes: []v1alpha1.InstallMode{
+				{Type: v1alpha1.InstallModeTypeOwnNamespace, Supported: false},
+				{Type: v1alpha1.InstallModeTypeSingleNamespace, Supported: false},
+				{Type: v1alpha1.InstallModeTypeMultiNamespace, Supported: false},
+				{Type: v1alpha1.InstallModeTypeAllNamespaces, Supported: true},
+			},
+			CustomResourceDefinitions: v1alpha1.CustomResourceDefinitions{Owned: owned},
+			InstallStrategy: v1alpha1.NamedInstallStrategy{
+				StrategyName: v1alpha1.InstallStrategyNameDeployment,
+				StrategySpec: v1alpha1.StrategyDetailsDeployment{
+					DeploymentSpecs:    []v1alpha1.StrategyDeploymentSpec{deployment},
+					ClusterPermissions: []v1alpha1.StrategyDeploymentPermissions{{ServiceAccountName: serviceAccount, Rules: c.clusterRules}},
+					Permissions:        []v1alpha1.StrategyDeploymentPermissions{{ServiceAccountName: serviceAccount, Rules: c.namespacedRules}},
+				},
+			},
+			WebhookDefinitions: webhooks,
+			RelatedImages:      []v1alpha1.RelatedImage{{Name: "manager", Image: o.Image}},
+		},
+	}
+	return csv, nil
+}
+
+// installDeployment is config/manager's Deployment as OLM runs it: prefixed names, the release image, and the
+// spot placement webhook turned on with its port declared.
+func installDeployment(o options, c *config) (v1alpha1.StrategyDeploymentSpec, error) {
+	d := c.deployment.DeepCopy()
+	spec := &d.Spec.Template.Spec
+	if spec.ServiceAccountName != c.serviceAccount {
+		return v1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/manager: the Deployment runs as %q, config/rbac binds %q", spec.ServiceAccountName, c.serviceAccount)
+	}
+	spec.ServiceAccountName = c.namePrefix + spec.ServiceAccountName
+	ctr, err := managerContainer(d)
+	if err != nil {
+		return v1alpha1.StrategyDeploymentSpec{}, err
+	}
+	ctr.Image = o.Image
+	if !slices.Contains(ctr.Args, spotPlacementArg) {
+		ctr.Args = append(ctr.Args, spotPlacementArg)
+	}
+	port := int32(webhookPort)
+	for _, a := range ctr.Args {
+		if p, ok := strings.CutPrefix(a, "--webhook-port="); ok {
+			n, err := strconv.ParseInt(p, 10, 32)
+			if err != nil {
+				return v1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/manager: %s: %w", a, err)
+			}
+			port = int32(n)
+		}
+		if dir, ok := strings.CutPrefix(a, "--webhook-cert-dir="); ok && dir != olmCertDir {
+			return v1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/manager: %s: OLM mounts the webhook certificate at %s", a, olmCertDir)
+		}
+	}
+	portName, err := webhookPortName(c)
+	if err != nil {
+		return v1alpha1.StrategyDeploymentSpec{}, err
+	}
+	if !slices.ContainsFunc(ctr.Ports, func(p corev1.ContainerPort) bool { return p.Name == portName }) {
+		ctr.Ports = append(ctr.Ports, corev1.ContainerPort{Name: portName, ContainerPort: port, Protocol: corev1.ProtocolTCP})
+	}
+	return v1alpha1.StrategyDeploymentSpec{
+		Name:  c.namePrefix + d.Name,
+		Spec:  d.Spec,
+		Label: c.relabel(d.Labels),
+	}, nil
+}
+
+// managerContainer is the container kubectl defaults to, or the only one.
+func managerContainer(d *appsv1.Deployment) (*corev1.Container, error) {
+	cs := d.Spec.Template.Spec.Containers
+	name := d.Spec.Template.Annotations[defaultContainerAnnotation]
+	for i := range cs {
+		if cs[i].Name == name || (name == "" && len(cs) == 1) {
+			return &cs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("config/manager: no container %q in Deployment %s", name, d.Name)
+}
+
+// webhookPortName is the container port config/webhook/service.yaml targets, by name.
+func webhookPortName(c *config) (string, error) {
+	for _, p := range c.webhookService.Spec.Ports {
+		if p.TargetPort.Type == intstr.String {
+			return p.TargetPort.StrVal, nil
+		}
+	}
+	return "", fmt.Errorf("config/webhook: Service %s targets no named port", c.webhookService.Name)
+}
+
+// webhookDefinitions turns config/webhook's MutatingWebhookConfiguration into the CSV's webhookdefinitions,
+// field by field. OLM serves each through a Service it creates (<deployment>-service), with a certificate it
+// generates. There is no namespaceSelector: OLM sets it from the OperatorGroup, which selects every
+// namespace for this AllNamespaces operator (kube-system included); failurePolicy Ignore and the
+// objectSelector keep the webhook harmless there.
+func webhookDefinitions(c *config, d v1alpha1.StrategyDeploymentSpec) ([]v1alpha1.WebhookDescription, error) {
+	ctr, err := managerContainer(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: d.Name}, Spec: d.Spec})
+	if err != nil {
+		return nil, err
+	}
+	portName, err := webhookPortName(c)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(ctr.Ports, func(p corev1.ContainerPort) bool { return p.Name == portName })
+	if i < 0 {
+		return nil, fmt.Errorf("the Deployment has no container port %s for the webhook", portName)
+	}
+	target := intstr.FromInt32(ctr.Ports[i].ContainerPort)
+
+	var out []v1alpha1.WebhookDescription
+	for _, w := range c.webhooks.Webhooks {
+		svc := w.ClientConfig.Service
+		if svc == nil || svc.Name != c.webhookService.Name {
+			return nil, fmt.Errorf("config/webhook: webhook %s is not served by Service %s", w.Name, c.webhookService.Name)
+		}
+		port := int32(443)
+		if svc.Port != nil {
+			port = *svc.Port
+		}
+		out = append(out, v1alpha1.WebhookDescription{
+			GenerateName:            w.Name,
+			Type:                    v1alpha1.MutatingAdmissionWebhook,
+			DeploymentName:          d.Name,
+			ContainerPort:           port,
+			TargetPort:              &target,
+			WebhookPath:             svc.Path,
+			Rules:                   w.Rules,
+			FailurePolicy:           w.FailurePolicy,
+			SideEffects:             w.SideEffects,
+			TimeoutSeconds:          w.TimeoutSeconds,
+			MatchPolicy:             w.MatchPolicy,
+			ReinvocationPolicy:      w.ReinvocationPolicy,
+			ObjectSelector:          w.ObjectSelector,
+			AdmissionReviewVersions: w.AdmissionReviewVersions,
+		})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("config/webhook: %s has no webhooks", c.webhooks.Name)
+	}
+	return out, nil
+}
+
+// almExamples is the samples as a JSON array, without their namespace: the console creates an example in
+// the namespace the user is in.
+func almExamples(samples []map[string]any) (string, error) {
+	out := make([]map[string]any, 0, len(samples))
+	for _, s := range samples {
+		s = maps.Clone(s)
+		if md, ok := s["metadata"].(map[string]any); ok {
+			md = maps.Clone(md)
+			delete(md, "namespace")
+			s["metadata"] = md
+		}
+		out = append(out, s)
+	}
+	j, err := json.MarshalIndent(out, "", "  ")
+	return string(j), err
+}
+
+// namespaceTemplate is config/manager's Namespace, named as `make deploy` names it, for the console to create:
+// it enforces the restricted Pod Security Standard the operator runs under.
+func namespaceTemplate(c *config) (string, error) {
+	ns := corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.namespace, Labels: c.relabel(c.namespaceObject.Labels)},
+	}
+	j, err := marshalJSON(ns)
+	return string(j), err
+}
+
+// ownedCRDs describes each served version of the CRD, with the top-level spec and status fields and their
+// documentation as descriptors.
+func ownedCRDs(crd *apiextensionsv1.CustomResourceDefinition) ([]v1alpha1.CRDDescription, error) {
+	var out []v1alpha1.CRDDescription
+	for _, v := range crd.Spec.Versions {
+		if !v.Served {
+			continue
+		}
+		if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
+			return nil, fmt.Errorf("CRD %s %s has no schema", crd.Name, v.Name)
+		}
+		s := v.Schema.OpenAPIV3Schema
+		d := v1alpha1.CRDDescription{
+			Name:        crd.Name,
+			Version:     v.Name,
+			Kind:        crd.Spec.Names.Kind,
+			DisplayName: splitCamel(crd.Spec.Names.Kind),
+			Description: oneLine(s.Description),
+		}
+		for _, f := range fields(s.Properties["spec"]) {
+			d.SpecDescriptors = append(d.SpecDescriptors, v1alpha1.SpecDescriptor{Path: f.path, DisplayName: f.name, Description: f.description})
+		}
+		for _, f := range fields(s.Properties["status"]) {
+			sd := v1alpha1.StatusDescriptor{Path: f.path, DisplayName: f.name, Description: f.description}
+			if f.path == "conditions" {
+				sd.XDescriptors = []string{conditionsXDesc}
+			}
+			d.StatusDescriptors = append(d.StatusDescriptors, sd)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+type field struct{ path, name, description string }
+
+// fields are the top-level properties of s, sorted. A name is the Go field name the description starts with
+// ("SLOs are ..."), or the property name split at its capitals.
+func fields(s apiextensionsv1.JSONSchemaProps) []field {
+	var out []field
+	for _, p := range slices.Sorted(maps.Keys(s.Properties)) {
+		desc := oneLine(s.Properties[p].Description)
+		first, _, _ := strings.Cut(desc, " ")
+		first = strings.TrimRight(first, ":,.")
+		if !strings.EqualFold(first, p) {
+			first = p
+		}
+		out = append(out, field{path: p, name: splitCamel(first), description: desc})
+	}
+	return out
+}
+
+// splitCamel turns DisasterRecovery into "Disaster Recovery" and keeps SLOs whole.
+func splitCamel(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	for i, r := range rs {
+		if i == 0 {
+			r = unicode.ToUpper(r)
+		} else if unicode.IsUpper(r) && unicode.IsLower(rs[i-1]) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
