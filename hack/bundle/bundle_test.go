@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/operator-framework/api/pkg/manifests"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
+	"github.com/operator-framework/api/pkg/validation"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// root is the repository root, from this package's folder; the committed bundle is root/bundle.
+const root = "../.."
+
+var committed = filepath.Join(root, "bundle")
+
+func loadCommittedBundle(t *testing.T) *manifests.Bundle {
+	t.Helper()
+	b, err := manifests.GetBundleFromDir(committed)
+	if err != nil {
+		t.Fatalf("loading the committed bundle: %v", err)
+	}
+	return b
+}
+
+// The committed bundle is what hack/bundle makes from config/ today, for the version, image and channel the
+// bundle declares (so a release made with other flags is not stale), or the defaults when it declares none.
+func TestBundleIsUpToDate(t *testing.T) {
+	tmp := t.TempDir()
+	o := options{
+		Image:      defaultImage,
+		Channel:    "alpha",
+		Root:       root,
+		Out:        filepath.Join(tmp, "bundle"),
+		Dockerfile: filepath.Join(tmp, "bundle.Dockerfile"),
+	}
+	var csv v1alpha1.ClusterServiceVersion
+	var annotations manifests.AnnotationsFile
+	if err := readYAML(filepath.Join(committed, "manifests", packageName+".clusterserviceversion.yaml"), &csv); err != nil {
+		t.Logf("generating with the default version and image: %v", err)
+	} else {
+		o.Version, o.Image = csv.Spec.Version.String(), csv.Annotations["containerImage"]
+	}
+	if err := readYAML(filepath.Join(committed, "metadata", "annotations.yaml"), &annotations); err != nil {
+		t.Logf("generating with the default channel: %v", err)
+	} else {
+		o.Channel = annotations.Annotations.DefaultChannelName
+	}
+	if err := generate(o); err != nil {
+		t.Fatalf("generating the bundle: %v", err)
+	}
+	stale := false
+	for _, dir := range []string{"manifests", "metadata"} {
+		want, got := readTree(t, filepath.Join(o.Out, dir)), readTree(t, filepath.Join(committed, dir))
+		for _, name := range slices.Sorted(slices.Values(union(want, got))) {
+			path := filepath.Join("bundle", dir, name)
+			switch w, g := want[name], got[name]; {
+			case g == nil:
+				t.Errorf("%s is missing", path)
+			case w == nil:
+				t.Errorf("%s is not generated any more", path)
+			case !bytes.Equal(w, g):
+				t.Errorf("%s differs from the generated file: %s", path, firstDifference(w, g))
+			default:
+				continue
+			}
+			stale = true
+		}
+	}
+	want, err := os.ReadFile(o.Dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch got, err := os.ReadFile(filepath.Join(root, "bundle.Dockerfile")); {
+	case err != nil:
+		t.Errorf("bundle.Dockerfile: %v", err)
+		stale = true
+	case !bytes.Equal(want, got):
+		t.Errorf("bundle.Dockerfile differs from the generated file: %s", firstDifference(want, got))
+		stale = true
+	}
+	if stale {
+		t.Error("the committed OLM bundle is stale: run `make bundle` and commit the result")
+	}
+}
+
+// The bundle passes the checks OLM runs when it unpacks a bundle, and OperatorHub's. Errors fail, warnings
+// are logged.
+func TestBundleValidates(t *testing.T) {
+	b := loadCommittedBundle(t)
+	validators := validation.DefaultBundleValidators.WithValidators(
+		validation.OperatorHubV2Validator,
+		validation.StandardCapabilitiesValidator,
+		validation.StandardCategoriesValidator,
+		validation.GoodPracticesValidator,
+	)
+	// The Kubernetes version the tests run against: the validator reports APIs removed by then as errors.
+	objs := append(b.ObjectsToValidate(), map[string]string{"k8s-version": "1.37"})
+	checked := 0
+	for _, r := range validators.Validate(objs...) {
+		checked++
+		for _, e := range r.Errors {
+			t.Errorf("%s: %v", r.Name, e)
+		}
+		for _, w := range r.Warnings {
+			t.Logf("warning: %s: %v", r.Name, w)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no validator returned a result")
+	}
+}
+
+// The CSV's webhook is config/webhook's, field for field (but the namespaceSelector, which OLM sets from the
+// OperatorGroup), it can never stand between a team and its pods, and the operator serves it.
+func TestWebhookDefinitionMatchesConfig(t *testing.T) {
+	csv := loadCommittedBundle(t).CSV
+	var shipped admissionregistrationv1.MutatingWebhookConfiguration
+	if err := decodeFile(filepath.Join(root, "config", "webhook", "manifests.yaml"), "MutatingWebhookConfiguration", &shipped); err != nil {
+		t.Fatal(err)
+	}
+	defs := csv.Spec.WebhookDefinitions
+	if len(defs) != len(shipped.Webhooks) {
+		t.Fatalf("the CSV has %d webhookdefinitions, config/webhook %d webhooks: run `make bundle`", len(defs), len(shipped.Webhooks))
+	}
+	deployments := csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs
+	if len(deployments) != 1 {
+		t.Fatalf("the CSV has %d deployments, want 1", len(deployments))
+	}
+	deployment := deployments[0]
+
+	for _, w := range shipped.Webhooks {
+		i := slices.IndexFunc(defs, func(d v1alpha1.WebhookDescription) bool { return d.GenerateName == w.Name })
+		if i < 0 {
+			t.Errorf("no webhookdefinition with generateName %s: run `make bundle`", w.Name)
+			continue
+		}
+		d := defs[i]
+		same := func(field string, csvValue, configValue any) {
+			t.Helper()
+			if !equality.Semantic.DeepEqual(csvValue, configValue) {
+				t.Errorf("webhook %s: %s is %s in the CSV and %s in config/webhook/manifests.yaml: run `make bundle`",
+					w.Name, field, show(csvValue), show(configValue))
+			}
+		}
+		same("rules", d.Rules, w.Rules)
+		same("objectSelector", d.ObjectSelector, w.ObjectSelector)
+		same("failurePolicy", d.FailurePolicy, w.FailurePolicy)
+		same("sideEffects", d.SideEffects, w.SideEffects)
+		same("timeoutSeconds", d.TimeoutSeconds, w.TimeoutSeconds)
+		same("matchPolicy", d.MatchPolicy, w.MatchPolicy)
+		same("reinvocationPolicy", d.ReinvocationPolicy, w.ReinvocationPolicy)
+		same("admissionReviewVersions", d.AdmissionReviewVersions, w.AdmissionReviewVersions)
+		same("webhookPath", d.WebhookPath, w.ClientConfig.Service.Path)
+		same("containerPort", d.ContainerPort, *w.ClientConfig.Service.Port)
+
+		// D-6: a webhook that is down or slow must not block pod creation.
+		if d.Type != v1alpha1.MutatingAdmissionWebhook {
+			t.Errorf("webhook %s: type %s, want %s", w.Name, d.Type, v1alpha1.MutatingAdmissionWebhook)
+		}
+		if d.FailurePolicy == nil || *d.FailurePolicy != admissionregistrationv1.Ignore {
+			t.Errorf("webhook %s: failurePolicy %s, want Ignore", w.Name, show(d.FailurePolicy))
+		}
+		if d.SideEffects == nil || *d.SideEffects != admissionregistrationv1.SideEffectClassNone {
+			t.Errorf("webhook %s: sideEffects %s, want None", w.Name, show(d.SideEffects))
+		}
+		if d.TimeoutSeconds == nil || *d.TimeoutSeconds > 5 {
+			t.Errorf("webhook %s: timeoutSeconds %s, want at most 5", w.Name, show(d.TimeoutSeconds))
+		}
+
+		// OLM's Service for the webhook selects the deployment's pods and targets the port the operator serves.
+		if d.DeploymentName != deployment.Name {
+			t.Errorf("webhook %s: deploymentName %s, the CSV's deployment is %s", w.Name, d.DeploymentName, deployment.Name)
+		}
+		pod := deployment.Spec.Template
+		ctr := pod.Spec.Containers[0]
+		if !slices.Contains(ctr.Args, "--spot-placement") {
+			t.Errorf("the operator runs without --spot-placement, so nothing serves webhook %s: %v", w.Name, ctr.Args)
+		}
+		if d.TargetPort == nil || !slices.ContainsFunc(ctr.Ports, func(p corev1.ContainerPort) bool {
+			return p.Name == "webhook" && p.ContainerPort == int32(d.TargetPort.IntValue())
+		}) {
+			t.Errorf("webhook %s: targetPort %s is not the container's port named webhook: %v", w.Name, show(d.TargetPort), ctr.Ports)
+		}
+		if d.TargetPort != nil && d.TargetPort.IntValue() != webhookPort {
+			t.Errorf("webhook %s: targetPort %d, the operator's --webhook-port is %d", w.Name, d.TargetPort.IntValue(), webhookPort)
+		}
+		for _, a := range ctr.Args {
+			if dir, ok := strings.CutPrefix(a, "--webhook-cert-dir="); ok && dir != olmCertDir {
+				t.Errorf("the operator reads its webhook certificate from %s; OLM mounts it at %s", dir, olmCertDir)
+			}
+		}
+		// The operator's own pods are never sent to its webhook: under OLM the namespaceSelector of
+		// config/webhook is gone, so the objectSelector is what keeps them out.
+		sel, err := metav1.LabelSelectorAsSelector(d.ObjectSelector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sel.Matches(labels.Set(pod.Labels)) {
+			t.Errorf("webhook %s: objectSelector %s selects the operator's own pods (%v)", w.Name, sel, pod.Labels)
+		}
+	}
+
+	for _, p := range append(csv.Spec.InstallStrategy.StrategySpec.Permissions, csv.Spec.InstallStrategy.StrategySpec.ClusterPermissions...) {
+		if p.ServiceAccountName != deployment.Spec.Template.Spec.ServiceAccountName {
+			t.Errorf("permissions for %s, but the operator runs as %s", p.ServiceAccountName, deployment.Spec.Template.Spec.ServiceAccountName)
+		}
+	}
+}
+
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = b
+	}
+	return files
+}
+
+func union(a, b map[string][]byte) []string {
+	names := keys(a)
+	for n := range b {
+		if _, ok := a[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// firstDifference names the first line where got (committed) differs from want (generated).
+func firstDifference(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d is %q, generated %q", i+1, gl, wl)
+		}
+	}
+	return "same lines, different bytes"
+}
+
+func show(v any) string {
+	j, err := marshalJSON(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(j)
+}
