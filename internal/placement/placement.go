@@ -14,6 +14,7 @@ package placement
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -179,6 +180,10 @@ func Decide(pod *corev1.Pod, p Policy, w Workload) Decision {
 	if w.Kind == "DaemonSet" {
 		return Decision{Outcome: NotApplicable, Reason: "a DaemonSet's pods run on every node they select, spot or not"}
 	}
+	if pod.Spec.NodeName != "" {
+		// The scheduler is bypassed; a node affinity the node does not meet would make the kubelet fail the pod.
+		return Decision{Outcome: NotApplicable, Reason: fmt.Sprintf("the pod is created bound to node %s", pod.Spec.NodeName)}
+	}
 	if key, ok := OwnSpotAffinity(pod, p); ok {
 		return Decision{Outcome: OwnAffinity, Reason: fmt.Sprintf("the pod sets its own node affinity or selector on %s; left alone", key)}
 	}
@@ -260,11 +265,16 @@ func Mutate(pod *corev1.Pod, d Decision, p Policy, requestUID string) {
 			notSpot = append(notSpot, corev1.NodeSelectorRequirement{Key: l.Key, Operator: corev1.NodeSelectorOpNotIn, Values: []string{l.Value}})
 		}
 		if na.RequiredDuringSchedulingIgnoredDuringExecution == nil || len(na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms) == 0 {
-			na.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{}}}
+			na.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: notSpot}}}
+			return
 		}
 		terms := na.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
 		for i := range terms {
-			terms[i].MatchExpressions = append(terms[i].MatchExpressions, notSpot...)
+			// An empty term matches no node; adding to it would widen it to every non-spot node.
+			if len(terms[i].MatchExpressions) == 0 && len(terms[i].MatchFields) == 0 {
+				continue
+			}
+			terms[i].MatchExpressions = append(terms[i].MatchExpressions, slices.Clone(notSpot)...)
 		}
 		return
 	}

@@ -262,3 +262,27 @@ func TestObserveCountsBoundPodsByNodeCapacity(t *testing.T) {
 		t.Error("Exceeded is wrong")
 	}
 }
+
+func TestAnEmptyRequiredTermStaysEmptyAndMatchesNothing(t *testing.T) {
+	p := pod(func(p *corev1.Pod) {
+		p.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{
+			{},
+			{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "topology.kubernetes.io/zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}},
+		}}}}
+	})
+	Mutate(p, Decision{Outcome: OnDemand}, defaultSpots, "")
+	terms := p.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	if len(terms[0].MatchExpressions) != 0 || len(terms[1].MatchExpressions) != 1+len(DefaultSpotNodeLabels) {
+		t.Errorf("terms %+v", terms)
+	}
+	if schedulable(t, p, map[string]string{"topology.kubernetes.io/zone": "b"}) {
+		t.Error("the pod's zone constraint was widened")
+	}
+}
+
+func TestAPodCreatedBoundToANodeIsNotPlaced(t *testing.T) {
+	p := pod(func(p *corev1.Pod) { p.Spec.NodeName = "spot-1" })
+	if d := Decide(p, defaultSpots, Workload{Kind: "ReplicaSet", Name: "web", Replicas: 10}); d.Outcome != NotApplicable {
+		t.Errorf("got %s", d.Outcome)
+	}
+}

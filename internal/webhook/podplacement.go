@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -74,14 +73,21 @@ type ownerState struct {
 
 var _ admission.Handler = &PodPlacement{}
 
-// Handle decides one pod.
-func (w *PodPlacement) Handle(ctx context.Context, req admission.Request) admission.Response {
+// Handle decides one pod. It never refuses one: failurePolicy Ignore covers a webhook that cannot be reached,
+// not one that answers "no", so every failure here, a panic included, admits the pod unchanged.
+func (w *PodPlacement) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.FromContext(ctx).Error(fmt.Errorf("%v", r), "Left pod unplaced: the webhook panicked", "namespace", req.Namespace)
+			resp = admission.Allowed("spot placement skipped after an internal error")
+		}
+	}()
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("only pod creation is placed")
 	}
 	pod := &corev1.Pod{}
 	if err := w.Decoder.Decode(req, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
+		return admission.Allowed("spot placement skipped: the pod could not be decoded: " + err.Error())
 	}
 	pod.Namespace = req.Namespace
 	rp, policy, err := w.profileOf(ctx, pod)
@@ -96,6 +102,10 @@ func (w *PodPlacement) Handle(ctx context.Context, req admission.Request) admiss
 	workload := w.workloadOf(ctx, pod)
 	st := w.lock(workload.uid)
 	defer w.unlock(workload.uid, st)
+	if ctx.Err() != nil {
+		// The API server gave up waiting and admitted the pod unchanged; a decision now would hold a slot.
+		return admission.Allowed("spot placement skipped: the request timed out")
+	}
 	dryRun := req.DryRun != nil && *req.DryRun
 	eligible, err := w.countSpotEligible(ctx, pod.Namespace, workload.uid, st, policy)
 	if err != nil {
@@ -117,17 +127,24 @@ func (w *PodPlacement) Handle(ctx context.Context, req admission.Request) admiss
 		}
 		return admission.Allowed("Audit mode: would have placed the pod " + string(d.Outcome) + ": " + d.Reason)
 	}
-	placement.Mutate(pod, d, policy, string(req.UID))
 	if d.Outcome != placement.SpotEligible && d.Outcome != placement.OnDemand {
 		return admission.Allowed(d.Reason)
 	}
+	// The patch is the difference between the decoded pod before and after the mutation, never between the
+	// request and a re-encoded pod: a field this build does not know (a newer API server's) would show up as
+	// removed, and a quantity such as 1000m as rewritten.
+	original, err := json.Marshal(pod)
+	if err != nil {
+		return admission.Allowed("spot placement skipped: " + err.Error())
+	}
+	placement.Mutate(pod, d, policy, string(req.UID))
 	marshaled, err := json.Marshal(pod)
 	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+		return admission.Allowed("spot placement skipped: " + err.Error())
 	}
 	log.FromContext(ctx).V(1).Info("Placed pod", "namespace", pod.Namespace, "pod", podName, "profile", rp.Name,
 		"outcome", d.Outcome, "reason", d.Reason)
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, marshaled)
+	resp = admission.PatchResponseFromRaw(original, marshaled)
 	resp.Result = &metav1.Status{Message: d.Reason}
 	return resp
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,5 +263,50 @@ func TestConcurrentAdmissionsOfOneWorkloadStayWithinTheCap(t *testing.T) {
 	}
 	if eligible != 5 {
 		t.Errorf("%d of 40 concurrent pods spot-eligible, want floor(0.5 × 10) = 5", eligible)
+	}
+}
+
+func TestThePatchTouchesOnlyWhatPlacementAdds(t *testing.T) {
+	f := newFixture(t, 10, profile("web", v1alpha1.ModeEnforce, "0.5"))
+	// A field of a newer API server, and a quantity in a non-canonical spelling.
+	raw := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"web-1-","namespace":"shop","labels":{"app":"web"},
+		"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web-1","uid":"rs-uid","controller":true}]},
+		"spec":{"futurePodField":{"x":1},"containers":[{"name":"app","image":"app","futureContainerField":true,
+		"resources":{"requests":{"cpu":"1000m"}}}]}}`)
+	resp := f.hook.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "req-1", Operation: admissionv1.Create, Namespace: "shop", Object: runtime.RawExtension{Raw: raw}}})
+	if !resp.Allowed || len(resp.Patches) == 0 {
+		t.Fatalf("allowed %v, %d patches", resp.Allowed, len(resp.Patches))
+	}
+	for _, p := range resp.Patches {
+		if p.Operation != "add" || !(strings.HasPrefix(p.Path, "/metadata/annotations") || strings.HasPrefix(p.Path, "/spec/affinity") || strings.HasPrefix(p.Path, "/spec/tolerations")) {
+			t.Errorf("unexpected patch operation %s %s", p.Operation, p.Path)
+		}
+	}
+	ops, _ := json.Marshal(resp.Patches)
+	patch, _ := jsonpatchv5.DecodePatch(ops)
+	out, err := patch.Apply(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kept := range []string{`"futurePodField":{"x":1}`, `"futureContainerField":true`, `"cpu":"1000m"`} {
+		if !strings.Contains(string(out), kept) {
+			t.Errorf("%s was lost: %s", kept, out)
+		}
+	}
+}
+
+func TestThePodIsAdmittedWhenTheWebhookCannotWork(t *testing.T) {
+	f := newFixture(t, 10, profile("web", v1alpha1.ModeEnforce, "0.5"))
+	resp := f.hook.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "req-1", Operation: admissionv1.Create, Namespace: "shop", Object: runtime.RawExtension{Raw: []byte(`{"spec":`)}}})
+	if !resp.Allowed || len(resp.Patches) != 0 {
+		t.Errorf("an undecodable pod: allowed %v, patches %v", resp.Allowed, resp.Patches)
+	}
+	f.hook.Decoder = nil // the handler panics
+	resp = f.hook.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "req-2", Operation: admissionv1.Create, Namespace: "shop", Object: runtime.RawExtension{Raw: []byte(`{}`)}}})
+	if !resp.Allowed {
+		t.Errorf("a panic refused the pod: %v", resp.Result)
 	}
 }
