@@ -4,7 +4,9 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
@@ -184,6 +186,24 @@ func setUpSpotPlacement(mgr ctrl.Manager, r *controllers.ReliabilityProfileRecon
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, controllers.PodNodeIndex, controllers.PodNodeName); err != nil {
+		return err
+	}
+	// The webhook reads pods, nodes and profiles from the cache on every replica, leader or not: their
+	// informers start with the cache instead of at the first admission, and the replica is not Ready (gets no
+	// webhook traffic from its Service) until they have synced.
+	for _, obj := range []client.Object{&corev1.Pod{}, nodeMetadata(), &v1alpha1.ReliabilityProfile{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+			return err
+		}
+	}
+	if err := mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+		waitCtx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(waitCtx) {
+			return errors.New("the cache the webhook reads has not synced")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	audits := placementwebhook.NewAuditLog()

@@ -59,9 +59,9 @@ type PodPlacement struct {
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
 
-	mu      sync.Mutex
-	owners  map[types.UID]*ownerState
-	started bool
+	mu        sync.Mutex
+	owners    map[types.UID]*ownerState
+	lastSweep time.Time
 }
 
 // ownerState serializes the decisions for one workload and remembers the recent spot-eligible ones.
@@ -289,11 +289,16 @@ func (w *PodPlacement) onSpotNode(ctx context.Context, nodeName string, policy p
 	return policy.IsSpotNode(node.Labels), nil
 }
 
+// lock takes the workload's lock. Pods without an owner share nothing and take none.
 func (w *PodPlacement) lock(owner types.UID) *ownerState {
+	if owner == "" {
+		return nil
+	}
 	w.mu.Lock()
 	if w.owners == nil {
 		w.owners = map[types.UID]*ownerState{}
 	}
+	w.sweep()
 	st := w.owners[owner]
 	if st == nil {
 		st = &ownerState{pending: map[string]time.Time{}}
@@ -305,9 +310,38 @@ func (w *PodPlacement) lock(owner types.UID) *ownerState {
 	return st
 }
 
+// sweep forgets, at most once per pendingTTL, the workloads nobody is deciding for whose pending decisions
+// have all expired: a workload that gets no further pod would otherwise stay in memory for good. The caller
+// holds w.mu; with no users, nobody holds or waits for a workload's own lock, so its map can be read.
+func (w *PodPlacement) sweep() {
+	now := w.now()
+	if now.Sub(w.lastSweep) < pendingTTL {
+		return
+	}
+	w.lastSweep = now
+	for owner, st := range w.owners {
+		if st.users > 0 {
+			continue
+		}
+		live := false
+		for _, at := range st.pending {
+			if now.Sub(at) <= pendingTTL {
+				live = true
+				break
+			}
+		}
+		if !live {
+			delete(w.owners, owner)
+		}
+	}
+}
+
 // unlock releases the workload's lock; the last user forgets the workload once no decision is pending. The
 // check runs under both locks: a waiting request may add a pending decision the moment st is released.
 func (w *PodPlacement) unlock(owner types.UID, st *ownerState) {
+	if st == nil {
+		return
+	}
 	w.mu.Lock()
 	st.users--
 	if st.users == 0 && len(st.pending) == 0 {

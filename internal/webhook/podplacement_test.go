@@ -310,3 +310,17 @@ func TestThePodIsAdmittedWhenTheWebhookCannotWork(t *testing.T) {
 		t.Errorf("a panic refused the pod: %v", resp.Result)
 	}
 }
+
+func TestAWorkloadThatGetsNoFurtherPodIsForgotten(t *testing.T) {
+	f := newFixture(t, 2, profile("web", v1alpha1.ModeEnforce, "0.5"))
+	f.admit("req-1", false, admissionv1.Create) // spot-eligible, pending; no later pod of web-1 follows
+	if len(f.hook.owners) != 1 {
+		t.Fatalf("%d workloads remembered, want the one with a pending decision", len(f.hook.owners))
+	}
+	f.now = f.now.Add(pendingTTL + time.Second)
+	st := f.hook.lock("another-workload")
+	f.hook.unlock("another-workload", st)
+	if len(f.hook.owners) != 0 {
+		t.Errorf("%d workloads still remembered after their decisions expired", len(f.hook.owners))
+	}
+}
