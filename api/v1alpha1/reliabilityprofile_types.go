@@ -557,12 +557,14 @@ func (s *LabelSelector) Meta() *metav1.LabelSelector {
 	return out
 }
 
-// NodeLabel is a node label key and value.
+// NodeLabel is a node label key and value. The webhook writes both into pods' node affinity and
+// tolerations, so a key the API server would refuse there is refused here first.
 type NodeLabel struct {
-	// Key of the label.
+	// Key of the label: an optional DNS subdomain prefix and "/", and a name of at most 63 characters.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=317
-	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.contains('/') ? (size(self.split('/')[0]) <= 253 && size(self.split('/')[1]) <= 63) : size(self) <= 63",message="spec.placement.spotNodeLabel.key: the prefix must be at most 253 characters and the name at most 63 (a label key the API server accepts)"
 	Key string `json:"key"`
 
 	// Value of the label.

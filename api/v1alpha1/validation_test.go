@@ -699,6 +699,20 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want:   []string{`spec.placement.maxSpotFraction`, `at most 0.5`, `P-3`},
 		},
 		{
+			name: "a spot label key with an empty DNS label would make every pod invalid",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, map[string]any{"key": "example..com/spot", "value": "true"}, "spec", "placement", "spotNodeLabel")
+			},
+			want: []string{`spec.placement.spotNodeLabel.key`},
+		},
+		{
+			name: "a spot label key whose name is longer than 63 characters",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, map[string]any{"key": "example.com/" + strings.Repeat("s", 64), "value": "true"}, "spec", "placement", "spotNodeLabel")
+			},
+			want: []string{`spec.placement.spotNodeLabel.key`, `at most 63`},
+		},
+		{
 			name:   "an RPO under 10 minutes",
 			mutate: func(t *testing.T, p profile) { p.set(t, "5m", "spec", "disasterRecovery", "rpo") },
 			want:   []string{`spec.disasterRecovery.rpo`, `at least 10m`},

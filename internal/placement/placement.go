@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/klog/v2"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
@@ -124,8 +125,12 @@ func PolicyOf(rp *v1alpha1.ReliabilityProfile) (Policy, error) {
 		if pl.MaxSpotFraction != "" {
 			fraction = pl.MaxSpotFraction
 		}
-		if pl.SpotNodeLabel != nil {
-			p.SpotLabels = []v1alpha1.NodeLabel{*pl.SpotNodeLabel}
+		if l := pl.SpotNodeLabel; l != nil {
+			// The CRD refuses these; a profile stored under an older CRD must not make pods invalid.
+			if errs := append(validation.IsQualifiedName(l.Key), validation.IsValidLabelValue(l.Value)...); len(errs) > 0 {
+				return Policy{}, fmt.Errorf("spec.placement.spotNodeLabel %s=%s: %s", l.Key, l.Value, strings.Join(errs, "; "))
+			}
+			p.SpotLabels = []v1alpha1.NodeLabel{*l}
 		}
 	}
 	limit, err := ParseLimit(fraction)

@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,6 +70,16 @@ func TestPolicyDefaultsFollowTheTier(t *testing.T) {
 				t.Errorf("got limit %s, %d labels, audit %v", p.Limit, len(p.SpotLabels), p.Audit)
 			}
 		})
+	}
+}
+
+func TestAPolicyWithALabelKeyPodsCannotCarryIsRefused(t *testing.T) {
+	for _, key := range []string{"example..com/spot", "example.com/" + strings.Repeat("s", 64)} {
+		_, err := PolicyOf(&v1alpha1.ReliabilityProfile{Spec: v1alpha1.ReliabilityProfileSpec{Tier: v1alpha1.TierNonCritical,
+			Placement: &v1alpha1.PlacementSpec{SpotNodeLabel: &v1alpha1.NodeLabel{Key: key, Value: "true"}}}})
+		if err == nil || !strings.Contains(err.Error(), "spec.placement.spotNodeLabel") {
+			t.Errorf("key %q: %v", key, err)
+		}
 	}
 }
 
