@@ -85,6 +85,9 @@ func TestTheSpotPlacementOverlayConnectsTheAPIServerToTheWebhook(t *testing.T) {
 	if got, want := hook.Annotations["cert-manager.io/inject-ca-from"], cert.Metadata.Namespace+"/"+cert.Metadata.Name; got != want {
 		t.Errorf("CA injected from %q, want %q", got, want)
 	}
+	if r := dep.Spec.Replicas; r == nil || *r != 1 {
+		t.Errorf("the operator runs %v replicas; the webhook's count is exact only within one process", r)
+	}
 	c := dep.Spec.Template.Spec.Containers[0]
 	if !slices.Contains(c.Args, "--spot-placement") {
 		t.Errorf("the operator runs without --spot-placement: %v", c.Args)

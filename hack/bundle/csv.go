@@ -16,6 +16,7 @@ import (
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -149,6 +150,9 @@ func installDeployment(o options, c *config) (v1alpha1.StrategyDeploymentSpec, e
 		return v1alpha1.StrategyDeploymentSpec{}, err
 	}
 	ctr.Image = o.Image
+	// One replica, as config/spot-placement runs it: the webhook counts a workload's spot-eligible pods
+	// exactly within one process, and a second replica answering part of a burst could exceed the cap.
+	d.Spec.Replicas = ptr.To[int32](1)
 	if !slices.Contains(ctr.Args, spotPlacementArg) {
 		ctr.Args = append(ctr.Args, spotPlacementArg)
 	}
