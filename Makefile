@@ -104,6 +104,11 @@ deploy-spot-placement: $(KUSTOMIZE) ## Deploy as `deploy` does, plus the spot pl
 undeploy: $(KUSTOMIZE) ## Remove the operator. Children stay until their profiles are deleted.
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
 
+.PHONY: undeploy-spot-placement
+undeploy-spot-placement: $(KUSTOMIZE) ## Remove what deploy-spot-placement installed, the cluster-wide webhook configuration first.
+	kubectl delete --ignore-not-found mutatingwebhookconfiguration reliability-operator-spot-placement
+	$(KUSTOMIZE) build config/spot-placement | kubectl delete --ignore-not-found -f -
+
 ##@ Tools
 
 $(CONTROLLER_GEN):

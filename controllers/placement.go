@@ -108,6 +108,8 @@ func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp 
 	}
 	obs := placement.Observe(selected, nodeLabels, policy)
 	svc := rp.Spec.Service
+	// A renamed service would otherwise leave the old name's series behind.
+	forgetPlacementMetrics(client.ObjectKeyFromObject(rp))
 	spotPodsMetric.WithLabelValues(rp.Namespace, rp.Name, svc, "spot").Set(float64(obs.Spot))
 	spotPodsMetric.WithLabelValues(rp.Namespace, rp.Name, svc, "on-demand").Set(float64(obs.Total - obs.Spot))
 	fraction := 0.0
@@ -169,8 +171,11 @@ func exceededCauses(obs placement.Observation, audit bool) string {
 	if obs.Unplaced > 0 && !audit {
 		causes = append(causes, fmt.Sprintf("%d pods were admitted without the webhook (created before the profile, while the webhook was unreachable, or opted out)", obs.Unplaced))
 	}
+	if obs.Unbound > 0 {
+		causes = append(causes, fmt.Sprintf("%d pods are not on a node yet and are not counted (on-demand pods waiting for capacity leave the share of the running ones higher)", obs.Unbound))
+	}
 	if len(causes) == 0 {
-		causes = append(causes, "pods of a scaled-down StatefulSet, or of one burst of creations answered by several operator replicas, exceed it until they are replaced")
+		causes = append(causes, "spot-eligible pods left by a scale-down exceed the smaller cap until they are replaced")
 	}
 	return " Causes: " + strings.Join(causes, "; ") + "."
 }
@@ -224,11 +229,17 @@ func (r *ReliabilityProfileReconciler) profilesOfNode(ctx context.Context, obj c
 	return out
 }
 
-// podPlacementChanged lets through the pod events that can change a profile's placement figures.
+// podPlacementChanged lets through the pod events that can change a profile's placement figures: a pod
+// created unbound changes nothing until it is bound.
 var podPlacementChanged = predicate.Funcs{
+	CreateFunc: func(e event.CreateEvent) bool {
+		p, ok := e.Object.(*corev1.Pod)
+		return !ok || p.Spec.NodeName != ""
+	},
 	UpdateFunc: func(e event.UpdateEvent) bool {
-		o, n := e.ObjectOld.(*corev1.Pod), e.ObjectNew.(*corev1.Pod)
-		if o == nil || n == nil {
+		o, okOld := e.ObjectOld.(*corev1.Pod)
+		n, okNew := e.ObjectNew.(*corev1.Pod)
+		if !okOld || !okNew {
 			return true
 		}
 		return o.Spec.NodeName != n.Spec.NodeName || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||

@@ -298,6 +298,17 @@ func TestAnAuditProfileLeavesPodsUnchangedAndReportsWhatItWouldHaveDone(t *testi
 	if got := metricValue(t, "reliability_operator_spot_fraction", ns); got != 1 {
 		t.Errorf("reliability_operator_spot_fraction = %v, want 1", got)
 	}
+
+	// A deleted profile's series go with it.
+	if err := k8s.Delete(ctx, getProfile(t, ns, "web")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "series of the deleted profile removed", func() error {
+		if _, ok := gauge(t, "reliability_operator_spot_fraction", ns); ok {
+			return fmt.Errorf("reliability_operator_spot_fraction{namespace=%q,profile=\"web\"} is still exported", ns)
+		}
+		return nil
+	})
 }
 
 func TestPodsAreCreatedUnchangedWhenTheWebhookIsDown(t *testing.T) {
@@ -439,6 +450,15 @@ func conditionOf(t *testing.T, ns, name, condType string) metav1.Condition {
 // metricValue reads a gauge of the running operator for the profile "web" of the namespace.
 func metricValue(t *testing.T, name, ns string) float64 {
 	t.Helper()
+	v, ok := gauge(t, name, ns)
+	if !ok {
+		t.Fatalf("no %s for %s/web", name, ns)
+	}
+	return v
+}
+
+func gauge(t *testing.T, name, ns string) (float64, bool) {
+	t.Helper()
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -453,10 +473,9 @@ func metricValue(t *testing.T, name, ns string) float64 {
 				labels[l.GetName()] = l.GetValue()
 			}
 			if labels["namespace"] == ns && labels["profile"] == "web" {
-				return m.GetGauge().GetValue()
+				return m.GetGauge().GetValue(), true
 			}
 		}
 	}
-	t.Fatalf("no %s for %s/web", name, ns)
-	return 0
+	return 0, false
 }

@@ -170,6 +170,10 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 			audits = r.SpotPlacement.Audits.Take(req.NamespacedName)
 		}
 		setPlacementStatus(rp, policy, obs, audits, r.now())
+	} else {
+		// Spot placement was turned off: what it reported is no longer observed.
+		rp.Status.Placement = nil
+		meta.RemoveStatusCondition(&rp.Status.Conditions, v1alpha1.SpotWithinLimitCondition)
 	}
 	r.recordEvents(before, rp, results)
 	r.recordAuditEvents(rp, audits)

@@ -311,7 +311,9 @@ func Tolerates(have []corev1.Toleration, taint corev1.Taint) bool {
 
 // Pod is what Observe needs of a running pod.
 type Pod struct {
-	NodeName string
+	// DaemonSet: the pod belongs to a DaemonSet, which runs wherever its nodes are; it is not counted.
+	DaemonSet bool
+	NodeName  string
 	// Decision is the pod's DecisionAnnotation, empty when the webhook made none.
 	Decision string
 	// OwnAffinity: the pod places itself by a spot label.
@@ -322,6 +324,11 @@ type Pod struct {
 // the spot label, which is not the pod's own.
 func PodOf(pod *corev1.Pod, p Policy) Pod {
 	o := Pod{NodeName: pod.Spec.NodeName, Decision: pod.Annotations[DecisionAnnotation]}
+	for _, ref := range pod.OwnerReferences {
+		if ref.Controller != nil && *ref.Controller && ref.Kind == "DaemonSet" {
+			o.DaemonSet = true
+		}
+	}
 	if o.Decision == "" {
 		_, o.OwnAffinity = OwnSpotAffinity(pod, p)
 	}
@@ -331,15 +338,26 @@ func PodOf(pod *corev1.Pod, p Policy) Pod {
 // Observation is where a service's pods run.
 type Observation struct {
 	Spot, Total, OwnAffinity, Unplaced int32
+	// Unbound counts the pods not yet on a node, such as on-demand pods waiting for capacity: until they
+	// run, the bound ones can show a higher share on spot than the workload will have.
+	Unbound int32
 }
 
 // Observe counts the pods bound to a node: on spot nodes, in total, with their own spot affinity, and without
-// a decision of the webhook. Pods not yet bound, or on a node not (yet) known, are not counted.
+// a decision of the webhook; and the pods not bound yet. Pods on a node not (yet) known, and DaemonSet pods,
+// are not counted.
 func Observe(pods []Pod, nodeLabels map[string]map[string]string, p Policy) Observation {
 	var o Observation
 	for _, pod := range pods {
+		if pod.DaemonSet {
+			continue
+		}
+		if pod.NodeName == "" {
+			o.Unbound++
+			continue
+		}
 		labels, known := nodeLabels[pod.NodeName]
-		if pod.NodeName == "" || !known {
+		if !known {
 			continue
 		}
 		o.Total++

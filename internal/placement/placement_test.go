@@ -6,7 +6,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"k8s.io/utils/ptr"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
@@ -260,9 +262,12 @@ func TestObserveCountsBoundPodsByNodeCapacity(t *testing.T) {
 		bound(own, "eks-spot"),
 		bound(pod(nil), ""),             // not scheduled yet
 		bound(pod(nil), "deleted-node"), // its node is gone
+		bound(pod(func(p *corev1.Pod) { // a DaemonSet's, on a spot node
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "DaemonSet", Name: "agent", Controller: ptr.To(true)}}
+		}), "karpenter-spot"),
 	}
 	got := Observe(pods, spotNodes, defaultSpots)
-	want := Observation{Spot: 2, Total: 4, OwnAffinity: 1, Unplaced: 1}
+	want := Observation{Spot: 2, Total: 4, OwnAffinity: 1, Unplaced: 1, Unbound: 1}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
