@@ -63,17 +63,29 @@ func TestTheSpotPlacementOverlayConnectsTheAPIServerToTheWebhook(t *testing.T) {
 	var hook admissionv1.MutatingWebhookConfiguration
 	var svc corev1.Service
 	var dep appsv1.Deployment
-	var cert struct {
+	type certificate struct {
 		Metadata struct{ Name, Namespace string }
 		Spec     struct {
 			DNSNames   []string `json:"dnsNames"`
 			SecretName string   `json:"secretName"`
+			IsCA       bool     `json:"isCA"`
+			IssuerRef  struct{ Name string }
 		}
+	}
+	var cert, ca certificate
+	var caIssuer struct {
+		Spec struct{ CA *struct{ SecretName string } }
 	}
 	findKind(t, objs, "MutatingWebhookConfiguration", "spot-placement", &hook)
 	findKind(t, objs, "Service", "webhook-service", &svc)
 	findKind(t, objs, "Deployment", "controller-manager", &dep)
 	findKind(t, objs, "Certificate", "serving-cert", &cert)
+	findKind(t, objs, "Certificate", "webhook-ca", &ca)
+	findKind(t, objs, "Issuer", cert.Spec.IssuerRef.Name, &caIssuer)
+	// The serving certificate is signed by a CA of its own, so its renewal does not change the caBundle.
+	if caIssuer.Spec.CA == nil || caIssuer.Spec.CA.SecretName != ca.Spec.SecretName || !ca.Spec.IsCA {
+		t.Errorf("the serving certificate's issuer %s is not the CA issuer of the webhook CA", cert.Spec.IssuerRef.Name)
+	}
 
 	ref := hook.Webhooks[0].ClientConfig.Service
 	if ref.Name != svc.Name || ref.Namespace != svc.Namespace {
