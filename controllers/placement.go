@@ -80,7 +80,8 @@ func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp 
 		return policy, placement.Observation{}, err
 	}
 	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.InNamespace(rp.Namespace)); err != nil {
+	// Read-only: the cache's own pods, not copies of every pod of the namespace at each reconcile.
+	if err := r.Client.List(ctx, pods, client.InNamespace(rp.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return policy, placement.Observation{}, fmt.Errorf("listing pods: %w", err)
 	}
 	var selected []placement.Pod

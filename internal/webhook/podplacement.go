@@ -154,7 +154,8 @@ func (w *PodPlacement) Handle(ctx context.Context, req admission.Request) (resp 
 // records). Nil when no profile selects the pod.
 func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha1.ReliabilityProfile, placement.Policy, error) {
 	profiles := &v1alpha1.ReliabilityProfileList{}
-	if err := w.Cache.List(ctx, profiles, client.InNamespace(pod.Namespace)); err != nil {
+	// Read-only: the cache's own objects, not copies, on the path of every pod creation.
+	if err := w.Cache.List(ctx, profiles, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, placement.Policy{}, err
 	}
 	var best *v1alpha1.ReliabilityProfile
@@ -241,7 +242,7 @@ func (w *PodPlacement) countSpotEligible(ctx context.Context, namespace string, 
 		return 0, nil
 	}
 	pods := &corev1.PodList{}
-	if err := w.Cache.List(ctx, pods, client.InNamespace(namespace), client.MatchingFields{PodOwnerIndex: string(owner)}); err != nil {
+	if err := w.Cache.List(ctx, pods, client.InNamespace(namespace), client.MatchingFields{PodOwnerIndex: string(owner)}, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	var n int32
