@@ -62,6 +62,26 @@ func placementProfile(ns string, tier v1alpha1.Tier, mode v1alpha1.Mode) *v1alph
 	}
 }
 
+// startPlacementProfile creates the test nodes, a namespace and the profile "web" in it, and waits for its
+// first placement status.
+func startPlacementProfile(t *testing.T, tier v1alpha1.Tier, mode v1alpha1.Mode) string {
+	t.Helper()
+	createNodes(t)
+	ns := newNamespace(t)
+	createProfile(t, placementProfile(ns, tier, mode))
+	eventually(t, "placement status", placementIs(ns, "web", 0, 0, "0.00"))
+	return ns
+}
+
+// replicaSetPods are n pods of the ReplicaSet, not created yet.
+func replicaSetPods(ns string, rs *appsv1.ReplicaSet, n int32) []*corev1.Pod {
+	pods := make([]*corev1.Pod, n)
+	for i := range pods {
+		pods[i] = newPod(ns, map[string]string{"app": "web", "rs": rs.Name}, rs, "ReplicaSet")
+	}
+	return pods
+}
+
 // newPod is a pod as a controller would create it, owned by owner when it is not nil.
 func newPod(ns string, labels map[string]string, owner client.Object, kind string) *corev1.Pod {
 	p := &corev1.Pod{
@@ -140,18 +160,12 @@ func placementIs(ns, name string, spot, total int32, fraction string) func() err
 }
 
 func TestSpotPlacementCapsEachWorkloadAtTheFloorOfLimitTimesReplicas(t *testing.T) {
-	createNodes(t)
-	ns := newNamespace(t)
-	createProfile(t, placementProfile(ns, v1alpha1.TierNonCritical, v1alpha1.ModeEnforce))
-	eventually(t, "placement status", placementIs(ns, "web", 0, 0, "0.00"))
+	ns := startPlacementProfile(t, v1alpha1.TierNonCritical, v1alpha1.ModeEnforce)
 
 	var wantSpot, total int32
 	for _, replicas := range []int32{1, 2, 3, 10} {
 		rs := newReplicaSet(t, ns, fmt.Sprintf("web-%d", replicas), replicas)
-		pods := make([]*corev1.Pod, replicas)
-		for i := range pods {
-			pods[i] = newPod(ns, map[string]string{"app": "web", "rs": rs.Name}, rs, "ReplicaSet")
-		}
+		pods := replicaSetPods(ns, rs, replicas)
 		createConcurrently(t, pods)
 		var eligible int32
 		for _, p := range pods {
@@ -208,15 +222,8 @@ func TestSpotPlacementCapsEachWorkloadAtTheFloorOfLimitTimesReplicas(t *testing.
 }
 
 func TestACriticalServiceKeepsEveryPodOffSpotByDefault(t *testing.T) {
-	createNodes(t)
-	ns := newNamespace(t)
-	createProfile(t, placementProfile(ns, v1alpha1.TierCritical, v1alpha1.ModeEnforce))
-	eventually(t, "placement status", placementIs(ns, "web", 0, 0, "0.00"))
-	rs := newReplicaSet(t, ns, "web-critical", 10)
-	pods := make([]*corev1.Pod, 10)
-	for i := range pods {
-		pods[i] = newPod(ns, map[string]string{"app": "web", "rs": rs.Name}, rs, "ReplicaSet")
-	}
+	ns := startPlacementProfile(t, v1alpha1.TierCritical, v1alpha1.ModeEnforce)
+	pods := replicaSetPods(ns, newReplicaSet(t, ns, "web-critical", 10), 10)
 	createConcurrently(t, pods)
 	for _, p := range pods {
 		if p.Annotations[placement.DecisionAnnotation] != string(placement.OnDemand) {
@@ -230,10 +237,7 @@ func TestACriticalServiceKeepsEveryPodOffSpotByDefault(t *testing.T) {
 }
 
 func TestPodsThatAreNotSelectedOrChooseTheirOwnSpotAffinityAreLeftAlone(t *testing.T) {
-	createNodes(t)
-	ns := newNamespace(t)
-	createProfile(t, placementProfile(ns, v1alpha1.TierNonCritical, v1alpha1.ModeEnforce))
-	eventually(t, "placement status", placementIs(ns, "web", 0, 0, "0.00"))
+	ns := startPlacementProfile(t, v1alpha1.TierNonCritical, v1alpha1.ModeEnforce)
 	rs := newReplicaSet(t, ns, "web-own", 10)
 
 	other := newPod(ns, map[string]string{"app": "batch"}, nil, "")
@@ -264,10 +268,7 @@ func TestPodsThatAreNotSelectedOrChooseTheirOwnSpotAffinityAreLeftAlone(t *testi
 }
 
 func TestAnAuditProfileLeavesPodsUnchangedAndReportsWhatItWouldHaveDone(t *testing.T) {
-	createNodes(t)
-	ns := newNamespace(t)
-	createProfile(t, placementProfile(ns, v1alpha1.TierNonCritical, v1alpha1.ModeAudit))
-	eventually(t, "placement status", placementIs(ns, "web", 0, 0, "0.00"))
+	ns := startPlacementProfile(t, v1alpha1.TierNonCritical, v1alpha1.ModeAudit)
 	rs := newReplicaSet(t, ns, "web-audit", 2)
 	var pods []*corev1.Pod
 	for range 2 {
