@@ -74,15 +74,11 @@ func forgetPlacementMetrics(key types.NamespacedName) {
 
 // observePlacement counts the profile's running pods on spot and on other nodes, from the cache, and exports
 // the figures as metrics.
-func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp *v1alpha1.ReliabilityProfile) (placement.Policy, placement.Observation, error) {
-	policy, err := placement.PolicyOf(rp)
-	if err != nil {
-		return policy, placement.Observation{}, err
-	}
+func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp *v1alpha1.ReliabilityProfile, policy placement.Policy) (placement.Observation, error) {
 	pods := &corev1.PodList{}
 	// Read-only: the cache's own pods, not copies of every pod of the namespace at each reconcile.
 	if err := r.Client.List(ctx, pods, client.InNamespace(rp.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return policy, placement.Observation{}, fmt.Errorf("listing pods: %w", err)
+		return placement.Observation{}, fmt.Errorf("listing pods: %w", err)
 	}
 	var selected []placement.Pod
 	nodeLabels := map[string]map[string]string{}
@@ -100,7 +96,7 @@ func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp 
 			node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
 			if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
 				if client.IgnoreNotFound(err) != nil {
-					return policy, placement.Observation{}, fmt.Errorf("reading node %s: %w", name, err)
+					return placement.Observation{}, fmt.Errorf("reading node %s: %w", name, err)
 				}
 				continue // a node already gone: its pods are not counted
 			}
@@ -119,7 +115,7 @@ func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp 
 	}
 	spotFractionMetric.WithLabelValues(rp.Namespace, rp.Name, svc).Set(fraction)
 	spotLimitMetric.WithLabelValues(rp.Namespace, rp.Name, svc).Set(float64(policy.Limit) / 10000)
-	return policy, obs, nil
+	return obs, nil
 }
 
 // setPlacementStatus writes status.placement and the SpotWithinLimit condition (P-3) from an observation and
@@ -158,6 +154,14 @@ func setPlacementStatus(rp *v1alpha1.ReliabilityProfile, policy placement.Policy
 		c.Message = fmt.Sprintf("%d of %d running pods (%s) are on spot nodes, within the limit %s (P-3).", obs.Spot, obs.Total, ps.Fraction, ps.Limit)
 	}
 	setCondition(st, c, rp.Generation, now)
+}
+
+// setInvalidPlacementStatus reports a placement the webhook cannot apply.
+func setInvalidPlacementStatus(rp *v1alpha1.ReliabilityProfile, err error, now metav1.Time) {
+	rp.Status.Placement = nil
+	setCondition(&rp.Status, metav1.Condition{Type: v1alpha1.SpotWithinLimitCondition, Status: metav1.ConditionUnknown,
+		Reason: v1alpha1.InvalidPlacementReason, Message: err.Error() + "; the webhook admits the service's pods unchanged (P-3 is not enforced)."},
+		rp.Generation, now)
 }
 
 // exceededCauses names what can put more pods on spot than the webhook allows.

@@ -29,6 +29,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
+	"github.com/reliability-operator/reliability-operator/internal/placement"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/slo"
 	"github.com/reliability-operator/reliability-operator/internal/webhook"
@@ -162,14 +163,20 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	var audits []webhook.AuditRecord
 	if r.SpotPlacement != nil {
-		policy, obs, err := r.observePlacement(ctx, rp)
+		policy, err := placement.PolicyOf(rp)
 		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("observing placement: %w", err)
+			// Only a profile stored under an older CRD gets here; the webhook admits its pods unchanged.
+			setInvalidPlacementStatus(rp, err, r.now())
+		} else {
+			obs, err := r.observePlacement(ctx, rp, policy)
+			if err != nil {
+				return ctrl.Result{}, fmt.Errorf("observing placement: %w", err)
+			}
+			if r.SpotPlacement.Audits != nil {
+				audits = r.SpotPlacement.Audits.Take(req.NamespacedName)
+			}
+			setPlacementStatus(rp, policy, obs, audits, r.now())
 		}
-		if r.SpotPlacement.Audits != nil {
-			audits = r.SpotPlacement.Audits.Take(req.NamespacedName)
-		}
-		setPlacementStatus(rp, policy, obs, audits, r.now())
 	} else {
 		// Spot placement was turned off: what it reported is no longer observed.
 		rp.Status.Placement = nil

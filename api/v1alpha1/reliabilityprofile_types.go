@@ -695,6 +695,9 @@ const (
 	WithinSpotLimitReason = "WithinSpotLimit"
 	// SpotLimitExceededReason: more than the limit's share of the service's pods runs on spot nodes.
 	SpotLimitExceededReason = "SpotLimitExceeded"
+	// InvalidPlacementReason: spec.placement cannot be applied (a profile stored under an older CRD); the
+	// webhook admits the service's pods unchanged.
+	InvalidPlacementReason = "InvalidPlacement"
 	// SpotPlacementAuditedReason (Event, Audit mode): what the webhook would have done to a pod.
 	SpotPlacementAuditedReason = "SpotPlacementAudited"
 )
