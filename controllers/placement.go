@@ -174,10 +174,10 @@ func exceededCauses(obs placement.Observation, audit bool) string {
 		causes = append(causes, fmt.Sprintf("%d pods choose spot by their own affinity", obs.OwnAffinity))
 	}
 	if obs.Unplaced > 0 && !audit {
-		causes = append(causes, fmt.Sprintf("%d pods were admitted without the webhook (created before the profile, while the webhook was unreachable, or opted out)", obs.Unplaced))
+		causes = append(causes, fmt.Sprintf("%d pods carry no decision of the webhook (created before the profile, while the webhook was unreachable, opted out, or created already bound to a node)", obs.Unplaced))
 	}
 	if obs.Unbound > 0 {
-		causes = append(causes, fmt.Sprintf("%d pods are not on a node yet and are not counted (on-demand pods waiting for capacity leave the share of the running ones higher)", obs.Unbound))
+		causes = append(causes, fmt.Sprintf("%d pods are not on a node yet and are not counted (pods waiting for on-demand capacity leave the share of the running ones higher)", obs.Unbound))
 	}
 	if len(causes) == 0 {
 		causes = append(causes, "spot-eligible pods left by a scale-down exceed the smaller cap until they are replaced")

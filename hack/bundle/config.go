@@ -48,6 +48,10 @@ type config struct {
 
 	samples []map[string]any
 	readme  string
+
+	// From config/spot-placement's Deployment patch: how the operator runs with the webhook on.
+	spotPlacementReplicas    int32
+	spotPlacementMemoryLimit string
 }
 
 // kustomization holds the fields of a kustomization.yaml the generator reads.
@@ -69,6 +73,9 @@ func loadConfig(root string) (*config, error) {
 		return nil, err
 	}
 	c.namePrefix, c.namespace = def.NamePrefix, def.Namespace
+	if err := c.readSpotPlacementPatch(path("spot-placement", "kustomization.yaml")); err != nil {
+		return nil, err
+	}
 	for _, l := range def.Labels {
 		for k, v := range l.Pairs {
 			c.labels[k] = v
@@ -358,6 +365,48 @@ func readDocs(file string) (documents, error) {
 		}
 		docs = append(docs, document{file: file, kind: tm.Kind, raw: raw})
 	}
+}
+
+// readSpotPlacementPatch reads the replicas and the memory limit that config/spot-placement's JSON patch of
+// the Deployment sets, so that OLM runs the operator as `make deploy-spot-placement` does.
+func (c *config) readSpotPlacementPatch(file string) error {
+	var k struct {
+		Patches []struct {
+			Target struct{ Kind string }
+			Patch  string
+		}
+	}
+	if err := readYAML(file, &k); err != nil {
+		return err
+	}
+	for _, p := range k.Patches {
+		if p.Target.Kind != "Deployment" {
+			continue
+		}
+		var ops []struct {
+			Op, Path string
+			Value    any
+		}
+		if err := yaml.Unmarshal([]byte(p.Patch), &ops); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		for _, op := range ops {
+			switch op.Path {
+			case "/spec/replicas":
+				n, ok := op.Value.(float64)
+				if !ok {
+					return fmt.Errorf("%s: /spec/replicas is %v", file, op.Value)
+				}
+				c.spotPlacementReplicas = int32(n)
+			case "/spec/template/spec/containers/0/resources/limits/memory":
+				c.spotPlacementMemoryLimit, _ = op.Value.(string)
+			}
+		}
+	}
+	if c.spotPlacementReplicas == 0 || c.spotPlacementMemoryLimit == "" {
+		return fmt.Errorf("%s: the Deployment patch sets no replicas or memory limit", file)
+	}
+	return nil
 }
 
 func readYAML(file string, into any) error {

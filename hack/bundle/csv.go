@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -150,9 +151,17 @@ func installDeployment(o options, c *config) (v1alpha1.StrategyDeploymentSpec, e
 		return v1alpha1.StrategyDeploymentSpec{}, err
 	}
 	ctr.Image = o.Image
-	// One replica, as config/spot-placement runs it: the webhook counts a workload's spot-eligible pods
-	// exactly within one process, and a second replica answering part of a burst could exceed the cap.
-	d.Spec.Replicas = ptr.To[int32](1)
+	// Replicas and memory as config/spot-placement runs the operator: the webhook counts a workload's
+	// spot-eligible pods exactly within one process only, and the operator caches every live pod.
+	d.Spec.Replicas = ptr.To(c.spotPlacementReplicas)
+	memory, err := resource.ParseQuantity(c.spotPlacementMemoryLimit)
+	if err != nil {
+		return v1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/spot-placement: memory limit: %w", err)
+	}
+	if ctr.Resources.Limits == nil {
+		ctr.Resources.Limits = corev1.ResourceList{}
+	}
+	ctr.Resources.Limits[corev1.ResourceMemory] = memory
 	if !slices.Contains(ctr.Args, spotPlacementArg) {
 		ctr.Args = append(ctr.Args, spotPlacementArg)
 	}

@@ -191,16 +191,21 @@ func setUpSpotPlacement(mgr ctrl.Manager, r *controllers.ReliabilityProfileRecon
 	// The webhook reads pods, nodes and profiles from the cache on every replica, leader or not: their
 	// informers start with the cache instead of at the first admission, and the replica is not Ready (gets no
 	// webhook traffic from its Service) until they have synced.
+	var informers []cache.Informer
 	for _, obj := range []client.Object{&corev1.Pod{}, nodeMetadata(), &v1alpha1.ReliabilityProfile{}} {
-		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+		inf, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+		if err != nil {
 			return err
 		}
+		informers = append(informers, inf)
 	}
-	if err := mgr.AddReadyzCheck("cache", func(req *http.Request) error {
-		waitCtx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
-		defer cancel()
-		if !mgr.GetCache().WaitForCacheSync(waitCtx) {
-			return errors.New("the cache the webhook reads has not synced")
+	// Only these three: the children's informers, which the leader adds later, must not take the webhook
+	// out of its Service.
+	if err := mgr.AddReadyzCheck("webhook-cache", func(*http.Request) error {
+		for _, inf := range informers {
+			if !inf.HasSynced() {
+				return errors.New("the pods, nodes and profiles the webhook reads have not synced")
+			}
 		}
 		return nil
 	}); err != nil {

@@ -167,7 +167,9 @@ func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha
 		}
 		p, err := placement.PolicyOf(rp)
 		if err != nil {
-			return nil, placement.Policy{}, fmt.Errorf("profile %s: %w", rp.Name, err)
+			// A profile stored under an older CRD; its status says so. Another profile may still govern.
+			log.FromContext(ctx).Error(err, "Skipped a profile whose placement cannot be applied", "namespace", rp.Namespace, "profile", rp.Name)
+			continue
 		}
 		better := best == nil ||
 			(bestPolicy.Audit && !p.Audit) ||
@@ -295,7 +297,15 @@ func (w *PodPlacement) lock(owner types.UID) *ownerState {
 	if owner == "" {
 		return nil
 	}
+	st := w.register(owner)
+	st.Lock()
+	return st
+}
+
+// register counts one more user of the workload's state, creating it if needed.
+func (w *PodPlacement) register(owner types.UID) *ownerState {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.owners == nil {
 		w.owners = map[types.UID]*ownerState{}
 	}
@@ -306,8 +316,6 @@ func (w *PodPlacement) lock(owner types.UID) *ownerState {
 		w.owners[owner] = st
 	}
 	st.users++
-	w.mu.Unlock()
-	st.Lock()
 	return st
 }
 
@@ -343,13 +351,13 @@ func (w *PodPlacement) unlock(owner types.UID, st *ownerState) {
 	if st == nil {
 		return
 	}
+	defer st.Unlock()
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	st.users--
 	if st.users == 0 && len(st.pending) == 0 {
 		delete(w.owners, owner)
 	}
-	w.mu.Unlock()
-	st.Unlock()
 }
 
 func (w *PodPlacement) now() time.Time {

@@ -324,3 +324,16 @@ func TestAWorkloadThatGetsNoFurtherPodIsForgotten(t *testing.T) {
 		t.Errorf("%d workloads still remembered after their decisions expired", len(f.hook.owners))
 	}
 }
+
+func TestAProfileWhosePlacementCannotBeAppliedDoesNotDisableAnother(t *testing.T) {
+	invalid := profile("old", v1alpha1.ModeEnforce, "0.5")
+	invalid.Spec.Placement.SpotNodeLabel = &v1alpha1.NodeLabel{Key: "example..com/spot", Value: "true"} // stored under an older CRD
+	f := newFixture(t, 10, invalid, profile("strict", v1alpha1.ModeEnforce, "0"))
+	if got, resp := f.admit("req-1", false, admissionv1.Create); got != placement.OnDemand {
+		t.Errorf("got %q (%v), want the valid profile's on-demand", got, resp.Result)
+	}
+	alone := newFixture(t, 10, invalid)
+	if got, resp := alone.admit("req-1", false, admissionv1.Create); got != "" || len(resp.Patches) != 0 {
+		t.Errorf("the invalid profile placed the pod: %v", resp.Patches)
+	}
+}
