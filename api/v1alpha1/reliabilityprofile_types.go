@@ -790,7 +790,8 @@ type ReliabilityProfileStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Drifted, Degraded.
+	// Conditions: Ready, Drifted, Degraded; RulesLoaded with --prometheus-url; SpotWithinLimit (P-3) with
+	// --spot-placement.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
