@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -206,19 +207,34 @@ func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.Reli
 		newState := prev == nil || prev.State != res.State
 		switch {
 		case res.Drift && res.State == v1alpha1.ChildInSync:
-			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, v1alpha1.DriftCorrectedReason, "Restore",
+			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeWarning, v1alpha1.DriftCorrectedReason, "Restore",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		case res.State == v1alpha1.ChildDrifted && res.Drift && newState:
-			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, v1alpha1.DriftDetectedReason, "Compare",
+			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeWarning, v1alpha1.DriftDetectedReason, "Compare",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		case (res.State == v1alpha1.ChildDrifted || res.State == v1alpha1.ChildMissing) && newState:
-			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, v1alpha1.AuditOnlyReason, "Compare",
+			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeNormal, v1alpha1.AuditOnlyReason, "Compare",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		case (res.State == v1alpha1.ChildConflict || res.State == v1alpha1.ChildFailed) && newState:
-			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, res.Reason, "Apply",
+			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeWarning, res.Reason, "Apply",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		}
 	}
+}
+
+// childRef names the child an Event is about, as its related object. The recorder merges Events of the same
+// reason, action and regarding object into one series that keeps the first note: without it, two children
+// drifting in one reconcile would read as one.
+func (r *ReliabilityProfileReconciler) childRef(rp *v1alpha1.ReliabilityProfile, res apply.Result) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(res.APIVersion)
+	u.SetKind(res.Kind)
+	u.SetName(res.Name)
+	u.SetNamespace(rp.Namespace)
+	if render.LivesOutsideProfileNamespace(u.GroupVersionKind()) {
+		u.SetNamespace(r.RenderOptions.VeleroNamespace)
+	}
+	return u
 }
 
 // DuplicateServiceError says that an older profile of the namespace declares the same service.

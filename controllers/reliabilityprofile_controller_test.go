@@ -236,10 +236,28 @@ func TestDriftIsCorrectedAndRecordedInEnforceMode(t *testing.T) {
 	}
 	eventually(t, "drift event", hasEvent(ns, v1alpha1.DriftCorrectedReason, "someone-with-kubectl"))
 
-	// A drift of another child is an Event of its own, not a repeat of the first one's series.
+	// Drifts of two other children, made together: each is an Event of its own that names its child, not a
+	// repeat of one series.
 	np := &networkingv1.NetworkPolicy{}
 	editChild(t, ns, np, func() { np.Spec.Ingress = nil })
-	eventually(t, "drift event of the second child", hasEvent(ns, v1alpha1.DriftCorrectedReason, "NetworkPolicy checkout"))
+	editChild(t, ns, pdb, func() { pdb.Spec.MaxUnavailable = ptr.To(intstr.FromInt32(7)) })
+	eventually(t, "drift event of the NetworkPolicy", hasEvent(ns, v1alpha1.DriftCorrectedReason, "NetworkPolicy checkout"))
+	eventually(t, "drift events name their children", func() error {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		related := map[string]bool{}
+		for _, e := range list.Items {
+			if e.Reason == v1alpha1.DriftCorrectedReason && e.Related != nil && strings.HasPrefix(e.Note, e.Related.Kind+" "+e.Related.Name) {
+				related[e.Related.Kind] = true
+			}
+		}
+		if !related["NetworkPolicy"] || !related["PodDisruptionBudget"] {
+			return fmt.Errorf("DriftCorrected events related to %v", related)
+		}
+		return nil
+	})
 }
 
 func TestDriftIsOnlyReportedInAuditMode(t *testing.T) {
