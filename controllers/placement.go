@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -64,8 +65,12 @@ func init() {
 	metrics.Registry.MustRegister(spotPodsMetric, spotFractionMetric, spotLimitMetric)
 }
 
+// exportedService remembers the service label each profile's series carry, to drop them when it changes.
+var exportedService sync.Map // types.NamespacedName → string
+
 // forgetPlacementMetrics drops the series of a deleted profile.
 func forgetPlacementMetrics(key types.NamespacedName) {
+	exportedService.Delete(key)
 	l := prometheus.Labels{"namespace": key.Namespace, "profile": key.Name}
 	spotPodsMetric.DeletePartialMatch(l)
 	spotFractionMetric.DeletePartialMatch(l)
@@ -105,8 +110,12 @@ func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp 
 	}
 	obs := placement.Observe(selected, nodeLabels, policy)
 	svc := rp.Spec.Service
-	// A renamed service would otherwise leave the old name's series behind.
-	forgetPlacementMetrics(client.ObjectKeyFromObject(rp))
+	// A renamed service would otherwise leave the old name's series behind. Deleting only then keeps the
+	// series in place for scrapes between reconciles.
+	if old, ok := exportedService.Load(client.ObjectKeyFromObject(rp)); ok && old != svc {
+		forgetPlacementMetrics(client.ObjectKeyFromObject(rp))
+	}
+	exportedService.Store(client.ObjectKeyFromObject(rp), svc)
 	spotPodsMetric.WithLabelValues(rp.Namespace, rp.Name, svc, "spot").Set(float64(obs.Spot))
 	spotPodsMetric.WithLabelValues(rp.Namespace, rp.Name, svc, "on-demand").Set(float64(obs.Total - obs.Spot))
 	fraction := 0.0

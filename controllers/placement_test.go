@@ -300,6 +300,19 @@ func TestAnAuditProfileLeavesPodsUnchangedAndReportsWhatItWouldHaveDone(t *testi
 		t.Errorf("reliability_operator_spot_fraction = %v, want 1", got)
 	}
 
+	// A renamed service's series are exported under the new name only.
+	rp = getProfile(t, ns, "web")
+	rp.Spec.Service = "web-renamed"
+	if err := k8s.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "series under the new service name only", func() error {
+		if got := seriesServices(t, "reliability_operator_spot_fraction", ns); len(got) != 1 || got[0] != "web-renamed" {
+			return fmt.Errorf("services %v", got)
+		}
+		return nil
+	})
+
 	// A deleted profile's series go with it.
 	if err := k8s.Delete(ctx, getProfile(t, ns, "web")); err != nil {
 		t.Fatal(err)
@@ -458,11 +471,19 @@ func metricValue(t *testing.T, name, ns string) float64 {
 	return v
 }
 
-func gauge(t *testing.T, name, ns string) (float64, bool) {
+// profileSeries are the gauge's series for the profile "web" of the namespace: each one's labels and value.
+func profileSeries(t *testing.T, name, ns string) []struct {
+	labels map[string]string
+	value  float64
+} {
 	t.Helper()
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
+	}
+	var out []struct {
+		labels map[string]string
+		value  float64
 	}
 	for _, f := range families {
 		if f.GetName() != name {
@@ -474,9 +495,31 @@ func gauge(t *testing.T, name, ns string) (float64, bool) {
 				labels[l.GetName()] = l.GetValue()
 			}
 			if labels["namespace"] == ns && labels["profile"] == "web" {
-				return m.GetGauge().GetValue(), true
+				out = append(out, struct {
+					labels map[string]string
+					value  float64
+				}{labels, m.GetGauge().GetValue()})
 			}
 		}
 	}
-	return 0, false
+	return out
+}
+
+// seriesServices lists the service labels of the gauge's series for the profile "web" of the namespace.
+func seriesServices(t *testing.T, name, ns string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range profileSeries(t, name, ns) {
+		out = append(out, s.labels["service"])
+	}
+	return out
+}
+
+func gauge(t *testing.T, name, ns string) (float64, bool) {
+	t.Helper()
+	series := profileSeries(t, name, ns)
+	if len(series) == 0 {
+		return 0, false
+	}
+	return series[0].value, true
 }
