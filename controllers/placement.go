@@ -97,15 +97,13 @@ func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp 
 			if _, done := nodeLabels[name]; done {
 				continue
 			}
-			node := &metav1.PartialObjectMetadata{}
-			node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
-			if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
-				if client.IgnoreNotFound(err) != nil {
-					return placement.Observation{}, fmt.Errorf("reading node %s: %w", name, err)
-				}
-				continue // a node already gone: its pods are not counted
+			labels, found, err := webhook.NodeLabels(ctx, r.Client, name)
+			if err != nil {
+				return placement.Observation{}, fmt.Errorf("reading node %s: %w", name, err)
 			}
-			nodeLabels[name] = node.Labels
+			if found { // a node already gone: its pods are not counted
+				nodeLabels[name] = labels
+			}
 		}
 	}
 	obs := placement.Observe(selected, nodeLabels, policy)
@@ -118,12 +116,8 @@ func (r *ReliabilityProfileReconciler) observePlacement(ctx context.Context, rp 
 	exportedService.Store(client.ObjectKeyFromObject(rp), svc)
 	spotPodsMetric.WithLabelValues(rp.Namespace, rp.Name, svc, "spot").Set(float64(obs.Spot))
 	spotPodsMetric.WithLabelValues(rp.Namespace, rp.Name, svc, "on-demand").Set(float64(obs.Total - obs.Spot))
-	fraction := 0.0
-	if obs.Total > 0 {
-		fraction = float64(obs.Spot) / float64(obs.Total)
-	}
-	spotFractionMetric.WithLabelValues(rp.Namespace, rp.Name, svc).Set(fraction)
-	spotLimitMetric.WithLabelValues(rp.Namespace, rp.Name, svc).Set(float64(policy.Limit) / 10000)
+	spotFractionMetric.WithLabelValues(rp.Namespace, rp.Name, svc).Set(obs.Share())
+	spotLimitMetric.WithLabelValues(rp.Namespace, rp.Name, svc).Set(policy.Limit.Float64())
 	return obs, nil
 }
 

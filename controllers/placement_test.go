@@ -117,21 +117,8 @@ func newReplicaSet(t *testing.T, ns, name string, replicas int32) *appsv1.Replic
 // createConcurrently creates the pods at the same time, as the ReplicaSet controller does in its batches.
 func createConcurrently(t *testing.T, pods []*corev1.Pod) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(pods))
-	for _, p := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- k8s.Create(ctx, p)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := testenv.CreatePodsAtOnce(ctx, k8s, pods); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,21 +46,16 @@ func demoSpotPlacement(ctx context.Context, c client.Client, key client.ObjectKe
 		return err
 	}
 	pods := make([]*corev1.Pod, 10)
-	errs := make([]error, 10)
-	var wg sync.WaitGroup
 	for i := range pods {
 		pods[i] = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: rs.Name + "-", Namespace: key.Namespace, Labels: podLabels,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}}},
 			Spec: *spec.DeepCopy()}
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = c.Create(ctx, pods[i]) }()
 	}
-	wg.Wait()
+	if err := testenv.CreatePodsAtOnce(ctx, c, pods); err != nil {
+		return err
+	}
 	fmt.Printf("  %-18s %-14s %s\n", "POD", "DECISION", "BOUND TO")
-	for i, p := range pods {
-		if errs[i] != nil {
-			return errs[i]
-		}
+	for _, p := range pods {
 		node, err := testenv.BindAsScheduler(ctx, c, p, "spot-1", "on-demand-1")
 		if err != nil {
 			return err

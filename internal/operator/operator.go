@@ -106,7 +106,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Field:     fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)), fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed))),
 			Transform: placementPodFields,
 		}
-		byObject[nodeMetadata()] = cache.ByObject{Transform: nodeLabelsOnly}
+		byObject[placementwebhook.NodeMetadata()] = cache.ByObject{Transform: nodeLabelsOnly}
 		webhookServer = webhook.NewServer(o.Webhook)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -192,7 +192,7 @@ func setUpSpotPlacement(mgr ctrl.Manager, r *controllers.ReliabilityProfileRecon
 	// informers start with the cache instead of at the first admission, and the replica is not Ready (gets no
 	// webhook traffic from its Service) until they have synced.
 	var informers []cache.Informer
-	for _, obj := range []client.Object{&corev1.Pod{}, nodeMetadata(), &v1alpha1.ReliabilityProfile{}} {
+	for _, obj := range []client.Object{&corev1.Pod{}, placementwebhook.NodeMetadata(), &v1alpha1.ReliabilityProfile{}} {
 		inf, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
 		if err != nil {
 			return err
@@ -217,12 +217,6 @@ func setUpSpotPlacement(mgr ctrl.Manager, r *controllers.ReliabilityProfileRecon
 	}})
 	r.SpotPlacement = &controllers.SpotPlacement{Audits: audits}
 	return nil
-}
-
-func nodeMetadata() *metav1.PartialObjectMetadata {
-	n := &metav1.PartialObjectMetadata{}
-	n.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
-	return n
 }
 
 // nodeLabelsOnly keeps a node's name and labels: a large cluster's node annotations and managed fields are

@@ -94,11 +94,11 @@ func (l Limit) Cap(replicas int32) int32 {
 	return int32(int64(replicas) * int64(l) / limitScale)
 }
 
+// Float64 is the limit as a share, such as 0.5.
+func (l Limit) Float64() float64 { return float64(l) / limitScale }
+
 // String is the limit as the API writes it, such as "0.5" or "0".
-func (l Limit) String() string {
-	s := strconv.FormatFloat(float64(l)/limitScale, 'f', -1, 64)
-	return s
-}
+func (l Limit) String() string { return strconv.FormatFloat(l.Float64(), 'f', -1, 64) }
 
 // Exceeded says whether spot out of total is above the limit.
 func (l Limit) Exceeded(spot, total int32) bool {
@@ -374,10 +374,13 @@ func Observe(pods []Pod, nodeLabels map[string]map[string]string, p Policy) Obse
 	return o
 }
 
-// Fraction is spot/total with two decimals, "0.00" for no pods.
-func (o Observation) Fraction() string {
+// Share is spot/total, 0 for no pods.
+func (o Observation) Share() float64 {
 	if o.Total == 0 {
-		return "0.00"
+		return 0
 	}
-	return strconv.FormatFloat(float64(o.Spot)/float64(o.Total), 'f', 2, 64)
+	return float64(o.Spot) / float64(o.Total)
 }
+
+// Fraction is the share with two decimals, such as "0.30".
+func (o Observation) Fraction() string { return strconv.FormatFloat(o.Share(), 'f', 2, 64) }

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,4 +35,16 @@ func BindAsScheduler(ctx context.Context, c client.Client, pod *corev1.Pod, cand
 		return name, nil
 	}
 	return "", fmt.Errorf("pod %s fits none of the nodes %v", pod.Name, candidates)
+}
+
+// CreatePodsAtOnce creates the pods concurrently, as the ReplicaSet controller creates a batch, and returns
+// the errors joined.
+func CreatePodsAtOnce(ctx context.Context, c client.Client, pods []*corev1.Pod) error {
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Go(func() { errs[i] = c.Create(ctx, p) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -284,12 +284,24 @@ func (w *PodPlacement) onSpotNode(ctx context.Context, nodeName string, policy p
 	if nodeName == "" {
 		return false, nil
 	}
-	node := &metav1.PartialObjectMetadata{}
-	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
-	if err := w.Cache.Get(ctx, client.ObjectKey{Name: nodeName}, node); err != nil {
-		return false, client.IgnoreNotFound(err)
+	labels, _, err := NodeLabels(ctx, w.Cache, nodeName)
+	return policy.IsSpotNode(labels), err
+}
+
+// NodeMetadata is a node as the operator reads and caches it: metadata only, for its labels.
+func NodeMetadata() *metav1.PartialObjectMetadata {
+	n := &metav1.PartialObjectMetadata{}
+	n.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	return n
+}
+
+// NodeLabels reads a node's labels; found is false for a node that is gone.
+func NodeLabels(ctx context.Context, r client.Reader, name string) (labels map[string]string, found bool, err error) {
+	node := NodeMetadata()
+	if err := r.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
+		return nil, false, client.IgnoreNotFound(err)
 	}
-	return policy.IsSpotNode(node.Labels), nil
+	return node.Labels, true, nil
 }
 
 // lock takes the workload's lock. Pods without an owner share nothing and take none.
