@@ -89,8 +89,8 @@ func Objectives(rp *v1alpha1.ReliabilityProfile) ([]Objective, error) {
 		if (o.Ratio == nil) == (o.Latency == nil) {
 			return nil, fmt.Errorf("%s.indicator: set exactly one of ratio or latency", field)
 		}
-		if o.Tiers, err = tiers(s.Alerting, o.Window); err != nil {
-			return nil, fmt.Errorf("%s.alerting: %w", field, err)
+		if o.Tiers, err = tiers(s.Alerting, o.Window, o.Target); err != nil {
+			return nil, fmt.Errorf("%s.alerting.%w", field, err)
 		}
 		o.RunbookURL = runbookURL(rp, s.Alerting)
 		out = append(out, o)
@@ -98,8 +98,9 @@ func Objectives(rp *v1alpha1.ReliabilityProfile) ([]Objective, error) {
 	return out, nil
 }
 
-// tiers applies scaling and the profile's overrides to the default tiers.
-func tiers(a *v1alpha1.SLOAlerting, window time.Duration) ([]Tier, error) {
+// tiers applies scaling and the profile's overrides to the default tiers. Errors start with the path of the
+// tier under spec.slos[].alerting, such as "tiers[1].longWindow: ...".
+func tiers(a *v1alpha1.SLOAlerting, window time.Duration, target *big.Rat) ([]Tier, error) {
 	if a != nil && a.Disabled {
 		return nil, nil
 	}
@@ -115,15 +116,20 @@ func tiers(a *v1alpha1.SLOAlerting, window time.Duration) ([]Tier, error) {
 		burnRate    string
 		long, short time.Duration
 		disabled    bool
+		// path is the tier's place in spec.slos[].alerting.tiers when the profile names it, and which of
+		// its fields the profile sets, so that an error names what the profile wrote.
+		path                               string
+		setsBurnRate, setsLong, setsShort bool
 	}
 	byName := map[string]*spec{}
 	var order []string
 	for _, d := range defaultTiers {
-		byName[d.name] = &spec{d.severity, d.burnRate, scale(d.long, window), scale(d.short, window), false}
+		byName[d.name] = &spec{severity: d.severity, burnRate: d.burnRate, long: scale(d.long, window), short: scale(d.short, window),
+			path: "tiers"}
 		order = append(order, d.name)
 	}
 	if a != nil {
-		for _, o := range a.Tiers {
+		for i, o := range a.Tiers {
 			s, ok := byName[o.Name]
 			if !ok {
 				s = &spec{}
@@ -131,6 +137,8 @@ func tiers(a *v1alpha1.SLOAlerting, window time.Duration) ([]Tier, error) {
 				order = append(order, o.Name)
 			}
 			s.disabled = o.Disabled
+			s.path = fmt.Sprintf("tiers[%d]", i)
+			s.setsBurnRate, s.setsLong, s.setsShort = o.BurnRate != "", o.LongWindow != "", o.ShortWindow != ""
 			if o.Severity != "" {
 				s.severity = o.Severity
 			}
@@ -138,15 +146,15 @@ func tiers(a *v1alpha1.SLOAlerting, window time.Duration) ([]Tier, error) {
 				s.burnRate = o.BurnRate
 			}
 			for _, w := range []struct {
-				in  string
-				out *time.Duration
-			}{{o.LongWindow, &s.long}, {o.ShortWindow, &s.short}} {
+				field, in string
+				out       *time.Duration
+			}{{"longWindow", o.LongWindow, &s.long}, {"shortWindow", o.ShortWindow, &s.short}} {
 				if w.in == "" {
 					continue
 				}
 				d, err := model.ParseDuration(w.in)
 				if err != nil || d <= 0 {
-					return nil, fmt.Errorf("tier %s: window %q is not a duration such as 1h", o.Name, w.in)
+					return nil, fmt.Errorf("%s.%s: %q is not a duration such as 1h", s.path, w.field, w.in)
 				}
 				*w.out = time.Duration(d)
 			}
@@ -159,14 +167,32 @@ func tiers(a *v1alpha1.SLOAlerting, window time.Duration) ([]Tier, error) {
 			continue
 		}
 		if s.severity == "" || s.burnRate == "" || s.long == 0 || s.short == 0 {
-			return nil, fmt.Errorf("tier %s: a new tier needs severity, burnRate, longWindow and shortWindow", name)
+			return nil, fmt.Errorf("%s: the new tier %s needs severity, burnRate, longWindow and shortWindow", s.path, name)
 		}
 		if s.short >= s.long {
-			return nil, fmt.Errorf("tier %s: shortWindow %s must be shorter than longWindow %s", name, model.Duration(s.short), model.Duration(s.long))
+			// Name the window the profile wrote: overriding only one of them can cross the other's default.
+			field, short, long := "shortWindow", "", ""
+			if s.setsLong && !s.setsShort {
+				field, short = "longWindow", " (its default)"
+			} else if s.setsShort && !s.setsLong {
+				long = " (its default)"
+			}
+			return nil, fmt.Errorf("%s.%s: tier %s's shortWindow %s%s must be shorter than its longWindow %s%s; set both, such as longWindow: 1h and shortWindow: 5m",
+				s.path, field, name, model.Duration(s.short), short, model.Duration(s.long), long)
+		}
+		if s.long > window {
+			return nil, fmt.Errorf("%s.longWindow: tier %s's longWindow %s is longer than the SLO window %s; the alert would judge errors the SLO no longer counts",
+				s.path, name, model.Duration(s.long), model.Duration(window))
 		}
 		br, ok := new(big.Rat).SetString(s.burnRate)
 		if !ok || br.Sign() <= 0 {
-			return nil, fmt.Errorf("tier %s: burnRate %q must be a number above 0", name, s.burnRate)
+			return nil, fmt.Errorf("%s.burnRate: %q must be a number above 0, such as \"14.4\"", s.path, s.burnRate)
+		}
+		// A burn rate above 1/(1 − target) needs an error ratio above 100%: the alert can never fire. A
+		// default tier's burn rate is only reported as a warning (low objectives make the fast tiers moot).
+		if budget := new(big.Rat).Sub(big.NewRat(1, 1), target); s.setsBurnRate && new(big.Rat).Mul(br, budget).Cmp(big.NewRat(1, 1)) > 0 {
+			return nil, fmt.Errorf("%s.burnRate: tier %s can never fire: a burn rate of %s needs more than 100%% of requests to fail at an error budget of %s; at most %s",
+				s.path, name, s.burnRate, decimal(budget), decimal(new(big.Rat).Inv(budget)))
 		}
 		out = append(out, Tier{Name: name, Severity: severity[s.severity], BurnRate: br, Long: s.long, Short: s.short})
 	}

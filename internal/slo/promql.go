@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -21,11 +22,15 @@ type InvalidQueryError struct {
 }
 
 func (e *InvalidQueryError) Error() string {
-	return fmt.Sprintf("%s: %q does not parse as a PromQL metric selector: %v", e.Field, e.Query, e.Err)
+	return fmt.Sprintf("%s: %q is not a PromQL metric selector: %v", e.Field, e.Query, e.Err)
 }
 
 // selector parses a metric selector such as `http_requests_total{job="api"}`. The operator wraps it in
-// rate() itself, so it must be a plain selector, without a range or functions.
+// rate() itself, so it must be a plain selector, without a range, functions or operators. The metric is named
+// either before the braces, by an equality matcher on __name__ (`{__name__="job:requests:rate5m"}`), or as
+// Prometheus 3's quoted UTF-8 name (`{"http.server.requests"}`, which the parser turns into that matcher).
+// An offset or @ modifier is refused: it would move the SLO in time, and the rules the operator renders
+// carry their own ranges.
 func selector(field, query string) (*parser.VectorSelector, error) {
 	expr, err := promql.ParseExpr(query)
 	if err != nil {
@@ -34,18 +39,79 @@ func selector(field, query string) (*parser.VectorSelector, error) {
 	vs, ok := expr.(*parser.VectorSelector)
 	if !ok {
 		return nil, &InvalidQueryError{Field: field, Query: query,
-			Err: fmt.Errorf("it is a %s, not a metric selector such as http_requests_total{job=\"api\"}", parser.DocumentedType(expr.Type()))}
+			Err: fmt.Errorf("it is a %s, not a metric selector such as http_requests_total{job=\"api\"}", describe(expr))}
 	}
-	if vs.Name == "" {
-		return nil, &InvalidQueryError{Field: field, Query: query, Err: fmt.Errorf("it names no metric")}
+	if vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+		return nil, &InvalidQueryError{Field: field, Query: query,
+			Err: fmt.Errorf("offset and @ modifiers are not allowed: the operator chooses each rule's range itself; write the selector alone, such as http_requests_total{job=\"api\"}")}
+	}
+	if metricName(vs) == "" {
+		return nil, &InvalidQueryError{Field: field, Query: query,
+			Err: fmt.Errorf("it names no metric: name one before the braces, with __name__=\"...\" or quoted, such as http_requests_total{job=\"api\"}")}
 	}
 	return vs, nil
 }
 
+// metricName is the metric a selector names, before the braces or by an equality matcher on __name__.
+func metricName(vs *parser.VectorSelector) string {
+	if vs.Name != "" {
+		return vs.Name
+	}
+	for _, m := range vs.LabelMatchers {
+		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
+}
+
+// histogramSelector is a selector of a classic or native histogram, named without its suffix. The operator
+// adds the `le` matcher of the threshold itself: one in the profile would contradict it, or select no
+// `_count` series.
+func histogramSelector(field, query string) (*parser.VectorSelector, error) {
+	vs, err := selector(field, query)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range vs.LabelMatchers {
+		if m.Name == "le" {
+			return nil, &InvalidQueryError{Field: field, Query: query,
+				Err: fmt.Errorf("it has an le matcher: the operator selects the bucket of spec.slos[].indicator.latency.threshold itself; remove it, such as http_request_duration_seconds{job=\"api\"}")}
+		}
+	}
+	return vs, nil
+}
+
+// describe names what an expression is, for a refusal: "a function call rate()", "a binary expression".
+func describe(expr parser.Expr) string {
+	switch e := expr.(type) {
+	case *parser.Call:
+		return fmt.Sprintf("call of the function %s()", e.Func.Name)
+	case *parser.MatrixSelector:
+		return "range selector"
+	case *parser.BinaryExpr:
+		return "binary expression"
+	case *parser.AggregateExpr:
+		return "aggregation"
+	case *parser.SubqueryExpr:
+		return "subquery"
+	case *parser.ParenExpr:
+		return "parenthesised expression"
+	case *parser.NumberLiteral, *parser.StringLiteral:
+		return "literal"
+	}
+	return parser.DocumentedType(expr.Type())
+}
+
 // withSuffix is the selector of a histogram's series: name_bucket, name_count. Extra matchers are added.
 func withSuffix(vs *parser.VectorSelector, suffix string, extra ...*labels.Matcher) string {
-	name := vs.Name + suffix
-	out := &parser.VectorSelector{Name: name}
+	name := metricName(vs) + suffix
+	out := &parser.VectorSelector{}
+	// A name outside the classic character set (Prometheus 3's UTF-8 names) is printed as a __name__
+	// matcher, which every Prometheus parses; before the braces it would need quotes.
+	if model.LegacyValidation.IsValidMetricName(name) {
+		out.Name = name
+	}
 	for _, m := range vs.LabelMatchers {
 		if m.Name == labels.MetricName {
 			out.LabelMatchers = append(out.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, name))

@@ -76,7 +76,7 @@ func newIndicator(o Objective) (indicator, error) {
 		t := func(w string) string { return fmt.Sprintf("sum(rate(%s[%s]))", total, w) }
 		return indicator{errors: e, requests: t, errorRatio: func(w string) string { return e(w) + " / " + t(w) }}, nil
 	case o.Latency != nil && o.Latency.NativeHistogram:
-		h, err := selector(idx+".latency.histogram", o.Latency.Histogram)
+		h, err := histogramSelector(idx+".latency.histogram", o.Latency.Histogram)
 		if err != nil {
 			return indicator{}, err
 		}
@@ -95,7 +95,7 @@ func newIndicator(o Objective) (indicator, error) {
 			p99:        fmt.Sprintf("histogram_quantile(0.99, sum(rate(%s[5m])))", h),
 		}, nil
 	default:
-		h, err := selector(idx+".latency.histogram", o.Latency.Histogram)
+		h, err := histogramSelector(idx+".latency.histogram", o.Latency.Histogram)
 		if err != nil {
 			return indicator{}, err
 		}

@@ -73,10 +73,19 @@ func TestObjectivesRefuseWhatCannotBeRendered(t *testing.T) {
 		{"an objective of 100 leaves no budget", func(s *v1alpha1.SLO) { s.Objective = "100" }, "spec.slos[0].objective"},
 		{"a new tier without windows", func(s *v1alpha1.SLO) {
 			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{{Name: "x", BurnRate: "2", Severity: v1alpha1.SeverityPage}}}
-		}, "tier x: a new tier needs"},
+		}, "spec.slos[0].alerting.tiers[0]: the new tier x needs severity, burnRate, longWindow and shortWindow"},
 		{"a short window as long as the long one", func(s *v1alpha1.SLO) {
 			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{{Name: "page-fast", ShortWindow: "1h"}}}
-		}, "tier page-fast: shortWindow 1h must be shorter than longWindow 1h"},
+		}, "spec.slos[0].alerting.tiers[0].shortWindow: tier page-fast's shortWindow 1h must be shorter than its longWindow 1h (its default)"},
+		{"a long window alone, shorter than the default short window", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{{Name: "ticket-slow", Disabled: true}, {Name: "page-fast", LongWindow: "2m"}}}
+		}, "spec.slos[0].alerting.tiers[1].longWindow: tier page-fast's shortWindow 5m (its default) must be shorter than its longWindow 2m"},
+		{"a long window longer than the SLO window", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{{Name: "ticket-slow", LongWindow: "31d"}}}
+		}, "spec.slos[0].alerting.tiers[0].longWindow: tier ticket-slow's longWindow 31d is longer than the SLO window 30d"},
+		{"a burn rate that needs more than every request to fail", func(s *v1alpha1.SLO) {
+			s.Alerting = &v1alpha1.SLOAlerting{Tiers: []v1alpha1.BurnRateTier{{Name: "page-fast", BurnRate: "2000"}}}
+		}, "spec.slos[0].alerting.tiers[0].burnRate: tier page-fast can never fire: a burn rate of 2000 needs more than 100% of requests to fail at an error budget of 0.001; at most 1000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +103,11 @@ func TestAQueryThatDoesNotParseIsAnInvalidQueryNamingTheField(t *testing.T) {
 	}{
 		{"an unclosed brace", `http_requests_total{code=~"5.."`, "spec.slos[0].indicator.ratio.errors", "unexpected end of input"},
 		{"an expression instead of a selector", `sum(http_requests_total)`, "spec.slos[0].indicator.ratio.errors", "not a metric selector"},
-		{"a range selector", `http_requests_total[5m]`, "spec.slos[0].indicator.ratio.errors", "not a metric selector"},
+		{"a range selector", `http_requests_total[5m]`, "spec.slos[0].indicator.ratio.errors", "it is a range selector"},
+		{"a function call", `rate(http_requests_total[5m])`, "spec.slos[0].indicator.ratio.errors", "it is a call of the function rate()"},
+		{"an offset", `http_requests_total offset 5m`, "spec.slos[0].indicator.ratio.errors", "offset and @ modifiers are not allowed"},
+		{"an @ modifier", `http_requests_total @ 1700000000`, "spec.slos[0].indicator.ratio.errors", "offset and @ modifiers are not allowed"},
+		{"no metric name", `{job="x"}`, "spec.slos[0].indicator.ratio.errors", "it names no metric"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,5 +222,63 @@ func TestEveryRenderedExpressionParses(t *testing.T) {
 	}
 	if n < 40 {
 		t.Errorf("parsed only %d expressions", n)
+	}
+}
+
+func TestMetricsNamedByNameMatcherOrQuotedUTF8NameAreSelectors(t *testing.T) {
+	tests := []struct {
+		name      string
+		indicator v1alpha1.Indicator
+		want      []string // each must appear in some rule expression
+	}{
+		{"a recording rule's name with colons in __name__",
+			v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{Errors: `{__name__="job:http_errors:total",job="x"}`, Total: `job:http_requests:total{job="x"}`}},
+			[]string{`{__name__="job:http_errors:total",job="x",namespace="shop"}`, `job:http_requests:total{job="x",namespace="shop"}`}},
+		{"a Prometheus 3 quoted UTF-8 name",
+			v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{Errors: `{"http.server.errors", job="x"}`, Total: `{"http.server.requests", job="x"}`}},
+			[]string{`{__name__="http.server.errors",job="x",namespace="shop"}`, `{__name__="http.server.requests",job="x",namespace="shop"}`}},
+		{"a histogram with a quoted UTF-8 name",
+			v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{Histogram: `{"http.server.duration", job="x"}`, Threshold: "0.3"}},
+			[]string{`{__name__="http.server.duration_bucket",job="x",le=~"0\\.30*",namespace="shop"}`, `{__name__="http.server.duration_count",job="x",namespace="shop"}`}},
+		{"a histogram named by __name__",
+			v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{Histogram: `{__name__="rpc_duration_seconds", job="x"}`, Threshold: "0.3"}},
+			[]string{`rpc_duration_seconds_bucket{job="x",le=~"0\\.30*",namespace="shop"}`, `rpc_duration_seconds_count{job="x",namespace="shop"}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, err := objectives(t, func(s *v1alpha1.SLO) { s.Indicator = tt.indicator })
+			if err != nil {
+				t.Fatal(err)
+			}
+			groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical"}, objs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all strings.Builder
+			for _, g := range groups {
+				for _, r := range g.Rules {
+					all.WriteString(r.Expr.StrVal + "\n")
+				}
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(all.String(), w) {
+					t.Errorf("no rule reads %s; rules:\n%s", w, all.String())
+				}
+			}
+		})
+	}
+}
+
+func TestAnLeMatcherInAHistogramIsRefused(t *testing.T) {
+	objs, err := objectives(t, func(s *v1alpha1.SLO) {
+		s.Indicator = v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{Histogram: `http_request_duration_seconds{job="x",le="0.3"}`, Threshold: "0.3"}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = slo.Groups(slo.Service{Name: "api", Namespace: "shop", Tier: "critical"}, objs)
+	var invalid *slo.InvalidQueryError
+	if !errors.As(err, &invalid) || invalid.Field != "spec.slos[0].indicator.latency.histogram" || !strings.Contains(err.Error(), "it has an le matcher") {
+		t.Errorf("err = %v, want an InvalidQueryError on spec.slos[0].indicator.latency.histogram about le", err)
 	}
 }
