@@ -56,7 +56,8 @@ func run(args []string) error {
 	loggingOutputs := fs.String("logging-cluster-outputs", "", "logging-operator ClusterOutputs per log tier, such as critical=logs-30d,non-critical=logs-7d: each profile gets a Flow to its tier's output (O-5); off when empty.")
 	grafanaSelector := fs.String("grafana-instance-selector", "", "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).")
 	fs.BoolVar(&o.SpotPlacement, "spot-placement", false, "Serve the pod admission webhook that caps each workload's pods on spot nodes (P-3), and report where pods run in status.placement; needs the webhook's certificate (config/spot-placement).")
-	fs.IntVar(&o.Webhook.Port, "webhook-port", 9443, "Port of the admission webhook server (with --spot-placement).")
+	fs.BoolVar(&o.ValidatingWebhook, "validating-webhook", true, "Serve the validating admission webhook of ReliabilityProfiles (refusals the CRD cannot express, and warnings); needs the webhook's certificate (config/default with cert-manager, or OLM). --validating-webhook=false to run without one, as `make run` does.")
+	fs.IntVar(&o.Webhook.Port, "webhook-port", 9443, "Port of the admission webhook server (with --validating-webhook or --spot-placement).")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder of the webhook's tls.crt and tls.key: where cert-manager's Secret is mounted, and where OLM mounts the certificate it generates.")
 	monitoringLabels := fs.String("monitoring-labels", "", "Labels added to ServiceMonitors so that Prometheus selects them, such as release=kube-prometheus-stack.")
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.

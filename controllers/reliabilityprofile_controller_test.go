@@ -564,13 +564,20 @@ func TestThePrometheusRuleIsCreatedDriftCorrectedAndKeptOnAnInvalidQuery(t *test
 	})
 	eventually(t, "drift recorded", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftCorrectedReason))
 
-	// A query that does not parse: Ready=False InvalidQuery with the parser's message, and the last good
-	// PrometheusRule stays as it was.
+	// A query that does not parse is refused by the validating webhook, naming the field.
 	rp := getProfile(t, ns, "checkout")
 	rp.Spec.SLOs[0].Indicator.Ratio.Errors = `http_requests_total{job="checkout",code=~"5.."`
-	if err := k8s.Update(ctx, rp); err != nil {
-		t.Fatal(err)
+	if err := k8s.Update(ctx, rp); err == nil || !strings.Contains(err.Error(), "spec.slos[0].indicator.ratio.errors") {
+		t.Fatalf("the update was not refused by the webhook naming the field: %v", err)
 	}
+	// Stored anyway (under an older operator, or while its webhook was not installed), render is the last
+	// line: Ready=False InvalidQuery with the parser's message, and the last good PrometheusRule stays as it
+	// was.
+	pastProfileValidation(t, func() error {
+		rp := getProfile(t, ns, "checkout")
+		rp.Spec.SLOs[0].Indicator.Ratio.Errors = `http_requests_total{job="checkout",code=~"5.."`
+		return k8s.Update(ctx, rp)
+	})
 	eventually(t, "Ready=False InvalidQuery", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.InvalidQueryReason))
 	c := childState(t, ns, "checkout", "PrometheusRule")
 	if c == nil || c.State != v1alpha1.ChildFailed || !strings.Contains(c.Message, "spec.slos[0].indicator.ratio.errors") ||

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,6 +82,8 @@ func runSuite(m *testing.M) int {
 			VeleroNamespace:         "velero"},
 		LokiRetentionConfigMap: types.NamespacedName{Namespace: "loki", Name: "reliability-retention"}, LokiTenant: "fake",
 		SpotPlacement: true,
+		// Every profile a test creates goes through the shipped validating webhook, as in a cluster.
+		ValidatingWebhook: true,
 		Webhook: webhook.Options{Host: env.WebhookInstallOptions.LocalServingHost, Port: env.WebhookInstallOptions.LocalServingPort,
 			CertDir: env.WebhookInstallOptions.LocalServingCertDir},
 	})
@@ -252,4 +255,31 @@ func consistently(t *testing.T, what string, d time.Duration, check func() error
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// pastProfileValidation runs write while the ReliabilityProfile validating webhook is not installed, as in
+// a cluster where a profile was stored before the webhook was, and installs it again: the controller's own
+// checks are then the last line, and tests show that they hold.
+func pastProfileValidation(t *testing.T, write func() error) {
+	t.Helper()
+	ctx := context.Background()
+	list := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
+	if err := k8s.List(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	for i := range list.Items {
+		if err := k8s.Delete(ctx, &list.Items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, c := range list.Items {
+			c.ResourceVersion, c.UID, c.CreationTimestamp, c.ManagedFields, c.Generation = "", "", metav1.Time{}, nil, 0
+			if err := k8s.Create(ctx, &c); err != nil {
+				t.Fatalf("installing the validating webhook again: %v", err)
+			}
+		}
+	}()
+	// The API server drops its webhooks a moment after the configuration goes.
+	eventually(t, "written past the validating webhook", write)
 }

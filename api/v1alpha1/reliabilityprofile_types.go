@@ -36,12 +36,13 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.tier != 'critical' || (has(self.disasterRecovery) && has(self.disasterRecovery.runbookURL)) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'R-4'))",message="spec.disasterRecovery.runbookURL: required for tier critical (R-4: disaster-recovery playbooks for key components), unless spec.exceptions names R-4",fieldPath=".disasterRecovery.runbookURL"
 // +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays <= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'O-5'))",message="spec.logs.retentionDays: longer than the tier's retention (30 days critical, 7 days non-critical) needs an exception naming O-5 in spec.exceptions (F-1: no silent bypass)",fieldPath=".logs.retentionDays"
 // +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays >= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7)",message="spec.logs.retentionDays: shorter than the tier's retention (O-5: 30 days critical, 7 days non-critical)",fieldPath=".logs.retentionDays"
+// +kubebuilder:validation:XValidation:rule="self.tier != 'critical' || !has(self.logs) || !has(self.logs.tier) || self.logs.tier == 'critical' || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'O-5'))",message="spec.logs.tier: a critical service keeps its logs on the critical tier (O-5: 30 days); the non-critical tier needs an exception naming O-5 in spec.exceptions (F-1: no silent bypass)",fieldPath=".logs.tier"
 type ReliabilityProfileSpec struct {
 	// Service is the name of the service. It becomes the `service` label on every metric, alert and log stream
 	// the operator configures (O-2, O-6).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Label().validate(self).hasValue()",message="spec.service: must be lowercase letters, digits and '-', starting and ending with a letter or digit, such as \"checkout\"; it becomes the service label of every series and log stream (O-2)"
 	Service string `json:"service"`
 
 	// Tier is critical or non-critical.
@@ -117,14 +118,15 @@ type MetricsSpec struct {
 	// Path is the HTTP path of the metrics (O-6: /metrics).
 	// +kubebuilder:default="/metrics"
 	// +kubebuilder:validation:MaxLength=256
-	// +kubebuilder:validation:Pattern=`^/[!-~]*$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^/[!-~]*$')",message="spec.metrics.path: must be an absolute HTTP path without spaces, such as /metrics (O-6)"
 	// +optional
 	Path string `json:"path,omitempty"`
 
 	// Interval is the scrape interval, a Prometheus duration.
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:MinLength=2
-	// +kubebuilder:validation:Pattern=`^([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$`
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,2}h)?([0-9]{1,4}m)?([0-9]{1,5}s)?([0-9]{1,6}ms)?$') && self.size() > 0 && duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="spec.metrics.interval: must be a Prometheus scrape interval from 1s to 1h in units h, m, s and ms, largest first, such as 30s or 1m30s"
 	// +optional
 	Interval string `json:"interval,omitempty"`
 
@@ -136,7 +138,7 @@ type MetricsSpec struct {
 	// VersionMetric is the name of the metric that exposes the running version (O-8), such as
 	// `myservice_build_info`. Alerts fire when it is absent.
 	// +kubebuilder:validation:MaxLength=200
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z_:][a-zA-Z0-9_:]*$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z_:][a-zA-Z0-9_:]*$')",message="spec.metrics.versionMetric: must be a Prometheus metric name of letters, digits, '_' and ':', not starting with a digit, such as checkout_build_info (O-8)"
 	// +optional
 	VersionMetric string `json:"versionMetric,omitempty"`
 }
@@ -148,7 +150,7 @@ type SLO struct {
 	// Name identifies the SLO within the profile; it becomes the `slo` label.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Label().validate(self).hasValue()",message="spec.slos[].name: must be lowercase letters, digits and '-', starting and ending with a letter or digit, such as \"availability\"; it becomes the slo label"
 	Name string `json:"name"`
 
 	// Description says what the SLO promises, in words.
@@ -159,21 +161,21 @@ type SLO struct {
 	// Objective is the internal target in percent, such as "99.9". A string, like Pyrra's, so that it
 	// round-trips through Git and YAML tools unchanged. 100 is not allowed: it leaves no error budget.
 	// +kubebuilder:validation:MaxLength=10
-	// +kubebuilder:validation:Pattern=`^[0-9]{1,2}(\.[0-9]{1,6})?$`
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || double(self) > 0.0",message="spec.slos[].objective: must be a percentage above 0 and below 100, such as \"99.9\""
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') && double(self) > 0.0",message="spec.slos[].objective: must be a percentage above 0 and below 100 with at most six decimals, written as a string, such as \"99.9\"; 100 leaves no error budget"
 	Objective string `json:"objective"`
 
 	// ExternalObjective is what customers are promised (the SLA), in percent. R-2 asks for the internal
 	// objective to be strictly higher.
 	// +kubebuilder:validation:MaxLength=10
-	// +kubebuilder:validation:Pattern=`^[0-9]{1,2}(\.[0-9]{1,6})?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') && double(self) > 0.0",message="spec.slos[].externalObjective: must be a percentage above 0 and below 100 with at most six decimals, written as a string, such as \"99.5\" (R-2: below the objective)"
 	// +optional
 	ExternalObjective string `json:"externalObjective,omitempty"`
 
 	// Window is the SLO's rolling window in days, from "7d" to "90d", such as "30d" (default) or "28d".
 	// Shorter windows leave the fast burn-rate tiers no room between their long and short windows.
 	// +kubebuilder:default="30d"
-	// +kubebuilder:validation:Pattern=`^([7-9]|[1-8][0-9]|90)d$`
+	// +kubebuilder:validation:MaxLength=3
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([7-9]|[1-8][0-9]|90)d$')",message="spec.slos[].window: must be a number of days from 7d to 90d, such as 30d or 28d"
 	// +optional
 	Window string `json:"window,omitempty"`
 
@@ -223,8 +225,7 @@ type LatencyIndicator struct {
 	// Threshold is the latency bound in the histogram's unit. It must be one of the histogram's bucket bounds
 	// (`le` values), such as "0.25".
 	// +kubebuilder:validation:MaxLength=20
-	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+([.][0-9]+)?$') || double(self) > 0.0",message="spec.slos[].indicator.latency.threshold: must be above 0"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,10}([.][0-9]{1,9})?$') && double(self) > 0.0",message="spec.slos[].indicator.latency.threshold: must be a positive decimal number in the histogram's unit, one of its bucket bounds, such as \"0.25\""
 	Threshold string `json:"threshold"`
 
 	// NativeHistogram reads a Prometheus native histogram through histogram_fraction instead of classic
@@ -250,15 +251,17 @@ type SLOAlerting struct {
 
 	// PageSeverity is the `severity` label value of paging alerts.
 	// +kubebuilder:default=page
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="spec.slos[].alerting.pageSeverity: must be a label value of letters, digits, '-', '_' and '.', starting and ending with a letter or digit, such as page or critical"
 	// +optional
 	PageSeverity string `json:"pageSeverity,omitempty"`
 
 	// TicketSeverity is the `severity` label value of ticket alerts.
 	// +kubebuilder:default=ticket
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+$`
+	// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="spec.slos[].alerting.ticketSeverity: must be a label value of letters, digits, '-', '_' and '.', starting and ending with a letter or digit, such as ticket or warning"
 	// +optional
 	TicketSeverity string `json:"ticketSeverity,omitempty"`
 
@@ -272,7 +275,7 @@ type SLOAlerting struct {
 
 	// RunbookURL is the runbook linked from this SLO's alerts; it overrides spec.disasterRecovery.runbookURL.
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^[:space:]]+$') && isURL(self)",message="spec.slos[].alerting.runbookURL: must be an http or https URL without spaces, such as https://runbooks.example.com/checkout"
 	// +optional
 	RunbookURL string `json:"runbookURL,omitempty"`
 }
@@ -285,7 +288,7 @@ type BurnRateTier struct {
 	// Name of the tier; the default tiers are page-fast, page-slow, ticket-fast and ticket-slow.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Label().validate(self).hasValue()",message="spec.slos[].alerting.tiers[].name: must be lowercase letters, digits and '-', such as page-fast (the default tiers are page-fast, page-slow, ticket-fast and ticket-slow)"
 	Name string `json:"name"`
 
 	// Disabled removes the tier.
@@ -298,20 +301,19 @@ type BurnRateTier struct {
 
 	// BurnRate is the factor of the sustainable error rate that fires the alert, such as "14.4".
 	// +kubebuilder:validation:MaxLength=10
-	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]+([.][0-9]+)?$') || double(self) > 0.0",message="spec.slos[].alerting.tiers[].burnRate: must be above 0"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,6}([.][0-9]{1,3})?$') && double(self) > 0.0",message="spec.slos[].alerting.tiers[].burnRate: must be a positive decimal number, the factor of the sustainable error rate, such as \"14.4\""
 	// +optional
 	BurnRate string `json:"burnRate,omitempty"`
 
 	// LongWindow is the long window, a Prometheus duration such as "1h".
 	// +kubebuilder:validation:MaxLength=6
-	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}(m|h|d)$') && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) <= 129600",message="spec.slos[].alerting.tiers[].longWindow: must be a whole number of minutes, hours or days, at most 90d, such as 1h"
 	// +optional
 	LongWindow string `json:"longWindow,omitempty"`
 
 	// ShortWindow is the short window, a Prometheus duration such as "5m".
 	// +kubebuilder:validation:MaxLength=6
-	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}(m|h|d)$') && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) <= 129600",message="spec.slos[].alerting.tiers[].shortWindow: must be a whole number of minutes, hours or days, at most 90d, such as 5m"
 	// +optional
 	ShortWindow string `json:"shortWindow,omitempty"`
 }
@@ -319,7 +321,7 @@ type BurnRateTier struct {
 // NetworkSpec is the service's ingress policy. Everything not listed is denied (S-2, S-4).
 type NetworkSpec struct {
 	// Ingress lists who may reach which ports of the service's pods.
-	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	Ingress []IngressRule `json:"ingress,omitempty"`
 
@@ -335,7 +337,7 @@ type IngressRule struct {
 	// From lists the allowed sources. At least one is required: "from anywhere" must be written as the CIDR
 	// 0.0.0.0/0 so that a public exposure is always explicit (S-2).
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=50
+	// +kubebuilder:validation:MaxItems=20
 	From []IngressPeer `json:"from"`
 
 	// Ports lists the allowed destination ports. At least one is required.
@@ -348,6 +350,7 @@ type IngressRule struct {
 //
 // +kubebuilder:validation:XValidation:rule="has(self.cidr) != (has(self.namespaceSelector) || has(self.podSelector))",message="spec.network.ingress[].from[]: set either cidr or namespaceSelector/podSelector, not both and not neither"
 // +kubebuilder:validation:XValidation:rule="!has(self.except) || has(self.cidr)",message="spec.network.ingress[].from[].except: only allowed with cidr"
+// +kubebuilder:validation:XValidation:rule="!has(self.except) || !has(self.cidr) || !isCIDR(self.cidr) || self.except.all(c, !isCIDR(c) || (cidr(c).ip().family() == cidr(self.cidr).ip().family() && cidr(self.cidr).containsCIDR(c) && cidr(c).prefixLength() > cidr(self.cidr).prefixLength()))",message="spec.network.ingress[].from[].except: every entry must be a CIDR strictly inside cidr and of the same IP family, such as 10.1.0.0/16 inside 10.0.0.0/8",fieldPath=".except"
 type IngressPeer struct {
 	// NamespaceSelector selects source namespaces. With only podSelector, the profile's own namespace is meant.
 	// +optional
@@ -359,14 +362,14 @@ type IngressPeer struct {
 
 	// CIDR is a source IP block, such as "10.0.0.0/8".
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="spec.network.ingress[].from[].cidr: must be a CIDR such as 10.0.0.0/8"
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="spec.network.ingress[].from[].cidr: must be an IPv4 or IPv6 CIDR such as 10.0.0.0/8 or 2001:db8::/32; 0.0.0.0/0 for anywhere (S-2)"
 	// +optional
 	CIDR string `json:"cidr,omitempty"`
 
 	// Except lists CIDRs inside cidr that are not allowed.
 	// +kubebuilder:validation:MaxItems=20
 	// +kubebuilder:validation:items:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="spec.network.ingress[].from[].except: every entry must be a CIDR"
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="spec.network.ingress[].from[].except: every entry must be an IPv4 or IPv6 CIDR such as 10.1.0.0/16"
 	// +optional
 	Except []string `json:"except,omitempty"`
 }
@@ -403,14 +406,14 @@ type DisruptionSpec struct {
 	// MaxUnavailable is how many pods (or what percentage) may be down at once during voluntary disruptions.
 	// 0 and "0%" are refused: they block every node drain (D-6).
 	// +kubebuilder:validation:XIntOrString
-	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self > 0 : self.matches('^([1-9][0-9]?|100)%$')",message="spec.disruption.maxUnavailable: must be a positive integer or a percentage from 1% to 100%; 0 blocks every node drain (D-6)"
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self > 0 && self <= 1000000) : self.matches('^([1-9][0-9]?|100)%$')",message="spec.disruption.maxUnavailable: must be a number of pods from 1 to 1000000 or a percentage from 1% to 100%, such as 1 or 25%; 0 blocks every node drain (D-6)"
 	// +optional
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 
 	// MinAvailable is how many pods (or what percentage) must stay up during voluntary disruptions.
 	// "100%" is refused: it blocks every node drain (D-6).
 	// +kubebuilder:validation:XIntOrString
-	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^([0-9]|[1-9][0-9])%$')",message="spec.disruption.minAvailable: must be a non-negative integer or a percentage from 0% to 99%; 100% blocks every node drain (D-6)"
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 0 && self <= 1000000) : self.matches('^([0-9]|[1-9][0-9])%$')",message="spec.disruption.minAvailable: must be a number of pods from 0 to 1000000 or a percentage from 0% to 99%, such as 1 or 50%; 100% blocks every node drain (D-6)"
 	// +optional
 	MinAvailable *intstr.IntOrString `json:"minAvailable,omitempty"`
 }
@@ -433,19 +436,19 @@ type DisasterRecoverySpec struct {
 	// RPO is the recovery point objective: the most data, in time, the service may lose. Such as "1h". At
 	// least 10m: backups run every half RPO, and no more often than every 5 minutes.
 	// +kubebuilder:validation:MaxLength=6
-	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
-	// +kubebuilder:validation:XValidation:rule="int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) >= 10",message="spec.disasterRecovery.rpo: at least 10m: backups run every half RPO, and at most every 5 minutes"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}(m|h|d)$') && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) >= 10 && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) <= 525600",message="spec.disasterRecovery.rpo: must be a whole number of minutes, hours or days from 10m to 365d, such as 1h: backups run every half RPO, at most every 5 minutes"
 	// +optional
 	RPO string `json:"rpo,omitempty"`
 
 	// RTO is the recovery time objective: the longest the service may be down after a disaster. Such as "4h".
-	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}(m|h|d)$') && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) <= 525600",message="spec.disasterRecovery.rto: must be a whole number of minutes, hours or days up to 365d, such as 4h"
 	// +optional
 	RTO string `json:"rto,omitempty"`
 
 	// RunbookURL links the disaster-recovery runbook. It also becomes the runbook_url of the service's alerts.
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:Pattern=`^https?://[^\s]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^[:space:]]+$') && isURL(self)",message="spec.disasterRecovery.runbookURL: must be an http or https URL without spaces, such as https://runbooks.example.com/checkout/restore (R-4)"
 	// +optional
 	RunbookURL string `json:"runbookURL,omitempty"`
 
@@ -460,7 +463,8 @@ type DisasterRecoverySpec struct {
 
 	// RestoreTestMaxAge is how old the last restore drill may be before an alert fires. Default 90 days.
 	// +kubebuilder:default="90d"
-	// +kubebuilder:validation:Pattern=`^[0-9]+d$`
+	// +kubebuilder:validation:MaxLength=4
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,2}d$') && int(self.substring(0, size(self) - 1)) <= 366",message="spec.disasterRecovery.restoreTestMaxAge: must be a number of days from 1d to 366d, such as 90d (R-3)"
 	// +optional
 	RestoreTestMaxAge string `json:"restoreTestMaxAge,omitempty"`
 }
@@ -474,12 +478,14 @@ type BackupSpec struct {
 
 	// StorageLocation is the name of the Velero BackupStorageLocation.
 	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="spec.disasterRecovery.backup.storageLocation: must be the name of a Velero BackupStorageLocation: lowercase letters, digits, '-' and '.', such as default"
 	// +optional
 	StorageLocation string `json:"storageLocation,omitempty"`
 
 	// Retention is how long backups are kept, such as "720h".
 	// +kubebuilder:default="720h"
-	// +kubebuilder:validation:Pattern=`^[1-9][0-9]*(m|h|d)$`
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}(m|h|d)$') && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) <= 5256000",message="spec.disasterRecovery.backup.retention: must be a whole number of minutes, hours or days up to 3650d, such as 720h or 30d"
 	// +optional
 	Retention string `json:"retention,omitempty"`
 }
@@ -489,8 +495,8 @@ type PlacementSpec struct {
 	// MaxSpotFraction is the largest share of a workload's pods that may run on spot nodes, from "0" to "0.5".
 	// Omitted, it is 0.5 for non-critical services and 0 for critical ones.
 	// +kubebuilder:validation:MaxLength=6
-	// +kubebuilder:validation:Pattern=`^0(\.[0-9]{1,4})?$`
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^0([.][0-9]{1,4})?$') || double(self) <= 0.5",message="spec.placement.maxSpotFraction: must be at most 0.5 (P-3: spot is at most 50% of the fleet)"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]([.][0-9]{1,4})?$')",message="spec.placement.maxSpotFraction: must be a fraction from 0 to 0.5 with at most four decimals, written as a string, such as \"0.3\""
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[0-9]([.][0-9]{1,4})?$') || double(self) <= 0.5",message="spec.placement.maxSpotFraction: must be at most 0.5 (P-3: spot is at most 50% of the fleet)"
 	// +optional
 	MaxSpotFraction string `json:"maxSpotFraction,omitempty"`
 
@@ -563,13 +569,12 @@ type NodeLabel struct {
 	// Key of the label: an optional DNS subdomain prefix and "/", and a name of at most 63 characters.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=317
-	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
-	// +kubebuilder:validation:XValidation:rule="self.contains('/') ? (size(self.split('/')[0]) <= 253 && size(self.split('/')[1]) <= 63) : size(self) <= 63",message="spec.placement.spotNodeLabel.key: the prefix must be at most 253 characters and the name at most 63 (a label key the API server accepts)"
+	// +kubebuilder:validation:XValidation:rule="!format.qualifiedName().validate(self).hasValue()",message="spec.placement.spotNodeLabel.key: must be a label key the API server accepts in a pod's node affinity: an optional DNS subdomain prefix of at most 253 characters and '/', then a name of at most 63 letters, digits, '-', '_' or '.', such as karpenter.sh/capacity-type"
 	Key string `json:"key"`
 
 	// Value of the label.
 	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$`
+	// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="spec.placement.spotNodeLabel.value: must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, such as spot"
 	Value string `json:"value"`
 }
 
@@ -588,7 +593,8 @@ type DashboardSpec struct {
 // Exception records an agreed deviation from one manifesto rule (F-1).
 type Exception struct {
 	// Rule is the manifesto rule id, such as "O-5".
-	// +kubebuilder:validation:Pattern=`^[FCDOPRS]-[0-9]{1,2}$`
+	// +kubebuilder:validation:MaxLength=4
+	// +kubebuilder:validation:XValidation:rule="self in ['F-1', 'F-2', 'F-3', 'C-1', 'C-2', 'C-3', 'C-4', 'D-1', 'D-2', 'D-3', 'D-4', 'D-5', 'D-6', 'O-1', 'O-2', 'O-3', 'O-4', 'O-5', 'O-6', 'O-7', 'O-8', 'O-9', 'O-10', 'O-11', 'P-1', 'P-2', 'P-3', 'P-4', 'R-1', 'R-2', 'R-3', 'R-4', 'S-1', 'S-2', 'S-3', 'S-4', 'S-5', 'S-6']",message="spec.exceptions[].rule: must be a rule id of the manifesto, such as O-5: F-1 to F-3, C-1 to C-4, D-1 to D-6, O-1 to O-11, P-1 to P-4, R-1 to R-4 or S-1 to S-6"
 	Rule string `json:"rule"`
 
 	// Reason says why the rule does not fit, for the people who review it.

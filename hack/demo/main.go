@@ -68,7 +68,7 @@ func run() error {
 	step("Starting the operator (JSON logs in " + rel(root, logPath) + ", metrics on http://" + metricsAddress + "/metrics)")
 	metrics.Registry.MustRegister(buildinfo.Collector())
 	wh := env.WebhookInstallOptions
-	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: metricsAddress, ProbeAddress: "0", SpotPlacement: true,
+	mgr, err := operator.New(cfg, operator.Options{MetricsAddress: metricsAddress, ProbeAddress: "0", SpotPlacement: true, ValidatingWebhook: true,
 		Webhook: webhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir}})
 	if err != nil {
 		return err

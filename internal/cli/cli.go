@@ -18,14 +18,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
-	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -68,16 +66,20 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	docs, err := Load(files, stdin)
-	if err != nil {
+	// A file that cannot be read or parsed is reported, and every other file is still checked: one broken
+	// file in a GitOps folder must not hide the verdicts of the rest.
+	docs, loadErrs := LoadAll(files, stdin)
+	failed := len(loadErrs) > 0
+	for _, err := range loadErrs {
 		fmt.Fprintln(stderr, err)
-		return 1
 	}
 
-	failed := false
 	var rendered []map[string]any
 	for _, d := range docs {
-		problems, objs := check(d, validator, render.Options{MonitoringLabels: extra})
+		problems, warnings, objs := check(d, validator, render.Options{MonitoringLabels: extra})
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "%s: %s: Warning: %s\n", d.Source, d.describe(), w)
+		}
 		for _, p := range problems {
 			fmt.Fprintf(stderr, "%s: %s: %s\n", d.Source, d.describe(), p)
 		}
@@ -99,57 +101,46 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	return 0
 }
 
-// check validates one Document like the API server, then renders it like the controller. It returns the
-// problems, each naming its field, and the rendered children.
-func check(d Document, v *validate.Validator, opts render.Options) ([]string, []map[string]any) {
+// check validates one Document as a create through the API server and the operator's validating webhook
+// would (internal/validate), then renders it like the controller. It returns the problems, each naming its
+// field, the admission warnings, and the rendered children.
+func check(d Document, v *validate.Validator, opts render.Options) ([]string, []string, []map[string]any) {
 	if d.Object["apiVersion"] != v1alpha1.GroupVersion.String() || d.Object["kind"] != "ReliabilityProfile" {
-		return []string{fmt.Sprintf("not a ReliabilityProfile (apiVersion %v, kind %v)", d.Object["apiVersion"], d.Object["kind"])}, nil
+		return []string{fmt.Sprintf("not a ReliabilityProfile (apiVersion %v, kind %v)", d.Object["apiVersion"], d.Object["kind"])}, nil, nil
 	}
-	var problems []string
-	// The API server requires a name before it looks at the schema.
-	meta, _ := d.Object["metadata"].(map[string]any)
-	if name, _ := meta["name"].(string); name == "" {
-		problems = append(problems, "metadata.name: Required value")
-	} else if errs := k8svalidation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		problems = append(problems, "metadata.name: Invalid value: "+strings.Join(errs, "; "))
-	}
-	for _, e := range v.Validate(d.Object) {
-		problems = append(problems, e.Error())
-	}
-	if len(problems) > 0 {
-		return problems, nil
+	verdict := v.Profile(d.Object, opts)
+	if len(verdict.Errors) > 0 {
+		problems := make([]string, 0, len(verdict.Errors))
+		for _, e := range verdict.Errors {
+			if e.Field == "" {
+				problems = append(problems, e.ErrorBody()) // about the whole object
+				continue
+			}
+			problems = append(problems, e.Error())
+		}
+		return problems, verdict.Warnings, nil
 	}
 	rp := &v1alpha1.ReliabilityProfile{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.Object, rp); err != nil {
-		return []string{err.Error()}, nil
+		return []string{err.Error()}, verdict.Warnings, nil
 	}
 	if rp.Namespace == "" {
 		rp.Namespace = "default" // as kubectl apply would
 	}
 	objs, err := render.Render(rp, opts)
 	if err != nil {
-		// Each failure names its field, such as spec.slos[0].indicator.ratio.errors: ...
-		var partial *render.PartialError
-		if !errors.As(err, &partial) {
-			return []string{err.Error()}, nil
-		}
-		var problems []string
-		for _, f := range partial.Failures {
-			if msg := f.Err.Error(); !slices.Contains(problems, msg) {
-				problems = append(problems, msg)
-			}
-		}
-		return problems, nil
+		// Admission renders too, so this is only reached if the two disagree; say it rather than hide it.
+		return []string{err.Error()}, verdict.Warnings, nil
 	}
 	var out []map[string]any
 	for _, o := range objs {
 		u, err := render.Manifest(o)
 		if err != nil {
-			return []string{err.Error()}, nil
+			return []string{err.Error()}, verdict.Warnings, nil
 		}
 		out = append(out, u.Object)
 	}
-	return nil, out
+	return nil, verdict.Warnings, out
 }
 
 // Document is one YAML or JSON Document of an input file.
@@ -168,20 +159,33 @@ func (d Document) describe() string {
 	return fmt.Sprintf("%v %s/%s", d.Object["kind"], ns, name)
 }
 
-// load reads every Document of the given files, folders (recursively: *.yaml, *.yml, *.json) and standard
-// input, in a stable order. Documents that are not ReliabilityProfiles are kept so they can be reported,
-// except kustomization files, which sit beside profiles in GitOps folders.
+// Load reads every Document of the given files, folders (recursively: *.yaml, *.yml, *.json) and standard
+// input, in a stable order, and fails at the first file that cannot be read or parsed. Documents that are
+// not ReliabilityProfiles are kept so they can be reported, except kustomization files, which sit beside
+// profiles in GitOps folders.
 func Load(paths []string, stdin io.Reader) ([]Document, error) {
+	docs, errs := LoadAll(paths, stdin)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return docs, nil
+}
+
+// LoadAll is Load that goes on past a file it cannot read or parse: it returns the documents of every
+// other file, and one error per file that failed.
+func LoadAll(paths []string, stdin io.Reader) ([]Document, []error) {
 	var docs []Document
+	var errs []error
 	for _, p := range paths {
 		if p == "-" {
 			b, err := io.ReadAll(stdin)
 			if err != nil {
-				return nil, err
+				errs = append(errs, fmt.Errorf("<stdin>: %w", err))
+				continue
 			}
 			d, err := split("<stdin>", b)
 			if err != nil {
-				return nil, err
+				errs = append(errs, err)
 			}
 			docs = append(docs, d...)
 			continue
@@ -199,22 +203,23 @@ func Load(paths []string, stdin io.Reader) ([]Document, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
 		sort.Strings(files)
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
-				return nil, err
+				errs = append(errs, err)
+				continue
 			}
 			d, err := split(f, b)
 			if err != nil {
-				return nil, err
+				errs = append(errs, err)
 			}
 			docs = append(docs, d...)
 		}
 	}
-	return docs, nil
+	return docs, errs
 }
 
 // split reads the documents of a file the way the API server reads a request body: YAML becomes JSON, and

@@ -59,7 +59,10 @@ type Options struct {
 	// SpotPlacement serves the pod admission webhook that caps pods on spot nodes (P-3) and makes the
 	// controller observe where pods run. It needs the webhook's serving certificate in Webhook.CertDir.
 	SpotPlacement bool
-	Webhook       webhook.Options
+	// ValidatingWebhook serves the ReliabilityProfile validating webhook (internal/admission): refusals of
+	// what the CRD's schema cannot check, and warnings. It needs the same serving certificate.
+	ValidatingWebhook bool
+	Webhook           webhook.Options
 	// SeveralInOneProcess lets tests start more than one operator in one process (controller names are
 	// otherwise process-wide unique, for their metrics).
 	SeveralInOneProcess bool
@@ -107,6 +110,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Transform: placementPodFields,
 		}
 		byObject[placementwebhook.NodeMetadata()] = cache.ByObject{Transform: nodeLabelsOnly}
+	}
+	if o.SpotPlacement || o.ValidatingWebhook {
 		webhookServer = webhook.NewServer(o.Webhook)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -161,6 +166,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
+	if o.ValidatingWebhook {
+		// Every replica serves it, leader or not, with the options the leader renders with.
+		mgr.GetWebhookServer().Register(placementwebhook.ProfileValidationPath, &webhook.Admission{Handler: &placementwebhook.ProfileValidation{
+			Decoder: admission.NewDecoder(mgr.GetScheme()), Render: o.Render,
+		}})
+	}
 	if err := r.SetupWithManager(mgr, served); err != nil {
 		return nil, fmt.Errorf("setting up the ReliabilityProfile controller: %w", err)
 	}
@@ -170,12 +181,31 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if o.SpotPlacement {
+	if err := addProfilesSyncedCheck(mgr); err != nil {
+		return nil, err
+	}
+	if o.SpotPlacement || o.ValidatingWebhook {
 		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 			return nil, err
 		}
 	}
 	return mgr, nil
+}
+
+// addProfilesSyncedCheck keeps the replica not Ready until it has read every profile: a cache that cannot
+// list them (no permission, a profile it cannot decode) would otherwise leave it Ready while it reconciles
+// nothing. The informer starts with the cache, on every replica, leader or not.
+func addProfilesSyncedCheck(mgr ctrl.Manager) error {
+	profiles, err := mgr.GetCache().GetInformer(context.Background(), &v1alpha1.ReliabilityProfile{}, cache.BlockUntilSynced(false))
+	if err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("profiles", func(*http.Request) error {
+		if !profiles.HasSynced() {
+			return errors.New("the ReliabilityProfile cache has not synced")
+		}
+		return nil
+	})
 }
 
 // setUpSpotPlacement indexes the cached pods, registers the pod admission webhook and lets the reconciler

@@ -118,7 +118,7 @@ func tiers(a *v1alpha1.SLOAlerting, window time.Duration, target *big.Rat) ([]Ti
 		disabled    bool
 		// path is the tier's place in spec.slos[].alerting.tiers when the profile names it, and which of
 		// its fields the profile sets, so that an error names what the profile wrote.
-		path                               string
+		path                              string
 		setsBurnRate, setsLong, setsShort bool
 	}
 	byName := map[string]*spec{}

@@ -153,3 +153,31 @@ func inNamespace(vs *parser.VectorSelector, namespace string) *parser.VectorSele
 	out.LabelMatchers = append(out.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, "namespace", namespace))
 	return out
 }
+
+// Selector is one PromQL selector of an SLO's indicator as the profile wrote it, parsed: the field that holds
+// it, the metric it names and its matchers. Admission reads them to warn about what parses but surprises.
+type Selector struct {
+	Field, Metric string
+	Matchers      []*labels.Matcher
+}
+
+// Selectors are the indicator's selectors, parsed as the rules parse them.
+func (o Objective) Selectors() ([]Selector, error) {
+	idx := fmt.Sprintf("spec.slos[%d].indicator", o.Index)
+	var fields, queries []string
+	switch {
+	case o.Ratio != nil:
+		fields, queries = []string{idx + ".ratio.errors", idx + ".ratio.total"}, []string{o.Ratio.Errors, o.Ratio.Total}
+	case o.Latency != nil:
+		fields, queries = []string{idx + ".latency.histogram"}, []string{o.Latency.Histogram}
+	}
+	var out []Selector
+	for i, f := range fields {
+		vs, err := selector(f, queries[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Selector{Field: f, Metric: metricName(vs), Matchers: vs.LabelMatchers})
+	}
+	return out, nil
+}

@@ -137,12 +137,17 @@ func StartWithWebhooks() (*envtest.Environment, *rest.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return start(dirs, []string{WebhookManifests()})
+	return start(dirs, []string{WebhookManifests(), ValidatingWebhookManifests()})
 }
 
-// WebhookManifests is the file of the webhook configurations that config/ ships.
+// WebhookManifests is the file of the spot placement webhook's configuration that config/ ships.
 func WebhookManifests() string {
 	return filepath.Join(RepoRoot(), "config", "webhook", "manifests.yaml")
+}
+
+// ValidatingWebhookManifests is the file of the ReliabilityProfile validating webhook's configuration.
+func ValidatingWebhookManifests() string {
+	return filepath.Join(RepoRoot(), "config", "webhook", "validating.yaml")
 }
 
 func start(dirs, webhookPaths []string) (*envtest.Environment, *rest.Config, error) {

@@ -1,4 +1,5 @@
-// Package validate applies the admission rules of the ReliabilityProfile CRD offline: the same generated
+// Package validate applies the admission rules of the ReliabilityProfile CRD and of the operator's
+// validating webhook offline: the same generated
 // CRD, the same apiextensions code the API server runs (pruning of unknown fields, defaulting, OpenAPI schema
 // validation, list-map keys, CEL rules). The envtest admission tests check that it reaches the API server's
 // verdict on every case. The CLI uses it so that a GitOps pipeline refuses a profile before Argo CD tries
@@ -17,9 +18,15 @@ import (
 	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/admission"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
 // Validator holds the compiled rules of one version of a CRD.
@@ -62,19 +69,75 @@ func New(crdYAML []byte, version string) (*Validator, error) {
 
 // Validate checks an object as the API server would at creation, with strict field validation (as
 // `kubectl apply` asks for): unknown fields are errors. It applies the CRD's defaults to obj in place, so
-// that the caller can go on with what the API server would have stored.
+// that the caller can go on with what the API server would have stored. Like the API server, it reports the
+// schema's and the CEL rules' errors together, and leaves the CEL rules out only when the object is not of
+// the schema's shape (a wrong type, a missing or unsupported value, a list or string over its bound).
 func (v *Validator) Validate(obj map[string]any) field.ErrorList {
-	var errs field.ErrorList
+	return v.validate(obj, nil)
+}
+
+func (v *Validator) validate(obj map[string]any, metaErrs field.ErrorList) field.ErrorList {
+	errs := append(field.ErrorList(nil), metaErrs...)
 	for _, unknown := range pruning.PruneWithOptions(obj, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {
 		errs = append(errs, field.Forbidden(field.NewPath(unknown), "unknown field"))
 	}
 	structuraldefaulting.Default(obj, v.structural)
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, v.schema)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, obj)...)
-	if len(errs) > 0 {
-		// The API server stops here too: CEL rules assume a well-typed object.
-		return errs
+	if blocking(errs) {
+		return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
 	}
 	celErrs, _ := v.cel.Validate(context.Background(), nil, v.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return append(errs, celErrs...)
+}
+
+// blocking tells the errors after which the API server does not run CEL rules: they assume a well-formed
+// object.
+func blocking(errs field.ErrorList) bool {
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return true
+		}
+	}
+	return false
+}
+
+// Profile checks one ReliabilityProfile document as a create through the API server would: the object's
+// name and namespace, the CRD's schema and CEL rules, then, when those pass, the operator's validating
+// webhook (internal/admission) with the given render options. The verdict has every error the API server
+// would report, with the same field paths, and the webhook's warnings. A profile without a namespace is
+// checked in "default", as `kubectl apply` would create it.
+func (v *Validator) Profile(obj map[string]any, opts render.Options) admission.Verdict {
+	if obj["apiVersion"] != v1alpha1.GroupVersion.String() || obj["kind"] != "ReliabilityProfile" {
+		return admission.Verdict{Errors: field.ErrorList{field.Invalid(field.NewPath("kind"), fmt.Sprintf("%v %v", obj["apiVersion"], obj["kind"]),
+			"not a ReliabilityProfile of "+v1alpha1.GroupVersion.String())}}
+	}
+	var metaErrs field.ErrorList
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	switch {
+	case name == "":
+		metaErrs = append(metaErrs, field.Required(field.NewPath("metadata", "name"), "name or generateName is required"))
+	default:
+		for _, msg := range k8svalidation.IsDNS1123Subdomain(name) {
+			metaErrs = append(metaErrs, field.Invalid(field.NewPath("metadata", "name"), name, msg))
+		}
+	}
+	if ns, _ := meta["namespace"].(string); ns != "" {
+		for _, msg := range k8svalidation.IsDNS1123Label(ns) {
+			metaErrs = append(metaErrs, field.Invalid(field.NewPath("metadata", "namespace"), ns, msg))
+		}
+	}
+	if errs := v.validate(obj, metaErrs); len(errs) > 0 {
+		return admission.Verdict{Errors: errs}
+	}
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, rp); err != nil {
+		return admission.Verdict{Errors: field.ErrorList{field.Invalid(field.NewPath("spec"), nil, err.Error())}}
+	}
+	if rp.Namespace == "" {
+		rp.Namespace = "default"
+	}
+	return admission.Review(rp, opts)
 }

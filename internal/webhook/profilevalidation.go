@@ -1,0 +1,78 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	reviewer "github.com/reliability-operator/reliability-operator/internal/admission"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+)
+
+// ProfileValidationPath is where the API server sends ReliabilityProfile creates and updates
+// (config/webhook names it).
+const ProfileValidationPath = "/validate-reliability-dev-v1alpha1-reliabilityprofile"
+
+// ProfileValidation is the validating admission handler of ReliabilityProfiles: what the CRD's schema and
+// CEL rules cannot check (internal/admission.Review), with the render options the operator runs with, so
+// that a profile the operator would refuse to render is refused at `kubectl apply` and at Argo CD's sync.
+// The API server calls it only after the schema and CEL rules passed.
+type ProfileValidation struct {
+	Decoder admission.Decoder
+	Render  render.Options
+}
+
+var _ admission.Handler = &ProfileValidation{}
+
+// Handle reviews one profile. A panic is a refusal that says so, never a crash of the operator: the request
+// is answered and the next one served.
+func (v *ProfileValidation) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.FromContext(ctx).Error(fmt.Errorf("%v", r), "Panicked while reviewing a ReliabilityProfile", "namespace", req.Namespace, "name", req.Name)
+			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("the operator failed to review this profile: %v", r))
+		}
+	}()
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := v.Decoder.Decode(req, rp); err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("reading the profile: %w", err))
+	}
+	if rp.Namespace == "" {
+		rp.Namespace = req.Namespace
+	}
+	verdict := reviewer.Review(rp, v.Render)
+	if len(verdict.Errors) > 0 {
+		return denied(rp, verdict, verdict.Denial())
+	}
+	return admission.Allowed("").WithWarnings(verdict.Warnings...)
+}
+
+// denied is a refusal in the shape the API server uses for its own validation errors (422 Invalid with one
+// cause per field), so that kubectl, Argo CD and the corpus test read the fields the same way whichever layer
+// refused.
+func denied(rp *v1alpha1.ReliabilityProfile, verdict reviewer.Verdict, message string) admission.Response {
+	causes := make([]metav1.StatusCause, 0, len(verdict.Errors))
+	for _, e := range verdict.Errors {
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseType(e.Type), Message: e.ErrorBody(), Field: e.Field})
+	}
+	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
+		Allowed:  false,
+		Warnings: verdict.Warnings,
+		Result: &metav1.Status{
+			Status:  metav1.StatusFailure,
+			Code:    http.StatusUnprocessableEntity,
+			Reason:  metav1.StatusReasonInvalid,
+			Message: fmt.Sprintf("ReliabilityProfile %q is invalid: %s", rp.Name, message),
+			Details: &metav1.StatusDetails{Group: v1alpha1.GroupVersion.Group, Kind: "ReliabilityProfile", Name: rp.Name, Causes: causes},
+		},
+	}}
+}
