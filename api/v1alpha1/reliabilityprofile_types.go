@@ -512,6 +512,9 @@ type PlacementSpec struct {
 type LabelSelector struct {
 	// MatchLabels selects objects that carry all these labels.
 	// +kubebuilder:validation:MaxProperties=20
+	// Lengths only: the format of every key and value is checked by the validating webhook, because a CEL
+	// format check of every selector in every ingress peer is estimated over the API server's cost budget.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && size(self[k]) <= 63)",message="matchLabels: every key must be a label key of at most 317 characters (a prefix of at most 253, '/', a name of at most 63) and every value a label value of at most 63 characters, such as app.kubernetes.io/name: checkout"
 	// +optional
 	MatchLabels map[string]string `json:"matchLabels,omitempty"`
 
