@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -142,37 +143,64 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 	if err != nil {
 		return nil, "", 0, err
 	}
-	live := &corev1.ConfigMap{}
-	err = r.APIReader.Get(ctx, r.ConfigMap, live)
-	switch {
-	case apierrors.IsNotFound(err):
-	case err != nil:
-		return nil, "", 0, err
-	case live.Labels[render.ManagedByLabel] != render.ManagedByValue:
-		// Outside the cache, its deletion sends no event: look again later.
-		return nil, fmt.Sprintf("ConfigMap %s exists and is not owned by reliability-operator; it was left untouched, "+
-			"so log retention is not enforced. Delete it or choose another --loki-retention-configmap.", r.ConfigMap), time.Minute, nil
-	case live.Data[logs.RuntimeConfigKey] == string(content):
-		return selectors(profiles), "", 0, nil
-	}
 	desired := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: r.ConfigMap.Name, Namespace: r.ConfigMap.Namespace,
 			Labels: map[string]string{render.ManagedByLabel: render.ManagedByValue}},
 		Data: map[string]string{logs.RuntimeConfigKey: string(content)},
 	}
-	obj, err := render.Manifest(desired)
-	if err != nil {
-		return nil, "", 0, err
-	}
-	if live.ResourceVersion != "" {
+	// A ConfigMap missing when read is created, not applied: the create fails if someone made one of that name
+	// in between, and the second read then finds it and leaves it alone. One more read is enough; a name
+	// that keeps appearing and vanishing is looked at again at the next run.
+	for range 2 {
+		live := &corev1.ConfigMap{}
+		err = r.APIReader.Get(ctx, r.ConfigMap, live)
+		switch {
+		case apierrors.IsNotFound(err):
+			obj := desired.DeepCopy()
+			err := apply.Create(ctx, r.Client, obj)
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			var handOver *apply.HandOverError
+			if errors.As(err, &handOver) {
+				// Written, and the operator's: the next run finishes the hand-over.
+				log.FromContext(ctx).Info("Created child; handing its fields over failed", "kind", "ConfigMap", "name", r.ConfigMap.String(), "error", err.Error())
+				return selectors(profiles), "", time.Second, nil
+			}
+			if err != nil {
+				return nil, "", 0, err
+			}
+			log.FromContext(ctx).Info("Created child", "kind", "ConfigMap", "name", r.ConfigMap.String(), "profiles", len(profiles))
+			return selectors(profiles), "", 0, nil
+		case err != nil:
+			return nil, "", 0, err
+		case live.Labels[render.ManagedByLabel] != render.ManagedByValue:
+			// Outside the cache, its deletion sends no event: look again later.
+			return nil, fmt.Sprintf("ConfigMap %s exists and is not owned by reliability-operator; it was left untouched, "+
+				"so log retention is not enforced. Delete it or choose another --loki-retention-configmap.", r.ConfigMap), time.Minute, nil
+		}
+		if apply.OwnsThroughUpdate(live) {
+			// Created by the operator, whose hand-over of the create's fields did not happen (see apply.Create).
+			if err := apply.HandOverToApply(ctx, r.Client, live); err != nil {
+				return nil, "", 0, err
+			}
+		}
+		if live.Data[logs.RuntimeConfigKey] == string(content) {
+			return selectors(profiles), "", 0, nil
+		}
+		obj, err := render.Manifest(desired)
+		if err != nil {
+			return nil, "", 0, err
+		}
 		obj.SetResourceVersion(live.ResourceVersion) // the ownership just checked holds for this version only
+		if err := apply.ServerSideApply(ctx, r.Client, obj); err != nil {
+			return nil, "", 0, err
+		}
+		log.FromContext(ctx).Info("Applied child", "kind", "ConfigMap", "name", r.ConfigMap.String(), "profiles", len(profiles))
+		return selectors(profiles), "", 0, nil
 	}
-	if err := apply.ServerSideApply(ctx, r.Client, obj); err != nil {
-		return nil, "", 0, err
-	}
-	log.FromContext(ctx).Info("Applied child", "kind", "ConfigMap", "name", r.ConfigMap.String(), "profiles", len(profiles))
-	return selectors(profiles), "", 0, nil
+	return nil, "", 0, fmt.Errorf("ConfigMap %s kept appearing and vanishing while the operator created it", r.ConfigMap)
 }
 
 // SetupWithManager runs the reconciler on any change of a profile or of its ConfigMap, always for the same

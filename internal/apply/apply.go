@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -99,7 +100,17 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 			res.State, res.Message = v1alpha1.ChildMissing, "Does not exist; Audit mode does not create it."
 			return res
 		}
-		if err := a.write(ctx, desired); err != nil {
+		err := Create(ctx, a.Client, desired)
+		if apierrors.IsAlreadyExists(err) {
+			return a.createdMeanwhile(ctx, owner, gvk, client.ObjectKeyFromObject(desired), res)
+		}
+		var handOver *HandOverError
+		if errors.As(err, &handOver) {
+			// The child is the profile's; the next reconcile finishes the hand-over.
+			res.State, res.Wrote, res.Retry, res.Message = v1alpha1.ChildInSync, true, true, err.Error()
+			return res
+		}
+		if err != nil {
 			return res.failed(v1alpha1.ApplyFailedReason, err.Error())
 		}
 		a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
@@ -110,10 +121,14 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 	}
 
 	if !isControlledBy(live, owner) {
-		res.State, res.Reason = v1alpha1.ChildConflict, v1alpha1.ForeignObjectReason
-		res.Message = fmt.Sprintf("A %s named %q exists and is not owned by this profile%s; it was left untouched. "+
-			"Delete or rename it to let the operator manage it.", gvk.Kind, obj.GetName(), managersSuffix(live))
-		return res
+		return res.foreign(live)
+	}
+	if OwnsThroughUpdate(live) {
+		// Created by this profile, but the hand-over of the create's fields did not happen (see Create).
+		if err := HandOverToApply(ctx, a.Client, live); err != nil {
+			res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, err.Error()
+			return res
+		}
 	}
 	if a.verified.matches(gvk, live.GetNamespace(), live.GetName(), live.GetResourceVersion(), hash) {
 		res.State = v1alpha1.ChildInSync
@@ -200,6 +215,34 @@ func (a *Applier) normalize(u *unstructured.Unstructured) (map[string]any, error
 	return runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 }
 
+// createdMeanwhile reports a child that did not exist when it was read and existed when the operator
+// created it. It is read again past the cache and written to by no one here: if it is someone else's, it is
+// a foreign object like any other.
+func (a *Applier) createdMeanwhile(ctx context.Context, owner *v1alpha1.ReliabilityProfile, gvk schema.GroupVersionKind, key client.ObjectKey, res Result) Result {
+	live, err := a.newObject(gvk)
+	if err != nil {
+		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
+	}
+	err = a.APIReader.Get(ctx, key, live)
+	switch {
+	case apierrors.IsNotFound(err) || err == nil && isControlledBy(live, owner):
+		// Deleted again, or the profile's own (a create whose answer was lost): look again soon.
+		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Created by someone else meanwhile; retrying."
+		return res
+	case err != nil:
+		return res.failed(v1alpha1.ApplyFailedReason, fmt.Sprintf("Reading the live object failed: %v", err))
+	}
+	return res.foreign(live)
+}
+
+// foreign reports an object of the child's name that the profile does not own.
+func (r Result) foreign(live client.Object) Result {
+	r.State, r.Reason = v1alpha1.ChildConflict, v1alpha1.ForeignObjectReason
+	r.Message = fmt.Sprintf("A %s named %q exists and is not owned by this profile%s; it was left untouched. "+
+		"Delete or rename it to let the operator manage it.", r.Kind, r.Name, managersSuffix(live))
+	return r
+}
+
 func (r Result) failed(reason, message string) Result {
 	r.State, r.Reason, r.Message = v1alpha1.ChildFailed, reason, message
 	return r
@@ -263,7 +306,9 @@ func (a *Applier) write(ctx context.Context, desired *unstructured.Unstructured,
 }
 
 // ServerSideApply applies an object as the operator's one field manager, taking over fields another manager
-// changed, and updates the object with the server's answer. Every write of the operator goes through it.
+// changed, and updates the object with the server's answer. Every write to an object that exists goes through
+// it; an object that does not exist yet is made by Create, never by an apply (which would take an object of
+// the same name that someone created in between).
 func ServerSideApply(ctx context.Context, c client.Client, obj *unstructured.Unstructured, opts ...client.ApplyOption) error {
 	opts = append([]client.ApplyOption{client.FieldOwner(FieldOwner), client.ForceOwnership}, opts...)
 	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), opts...)
