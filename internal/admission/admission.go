@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
@@ -74,7 +73,8 @@ func (v Verdict) Denial() string {
 // Render errors begin with the field path they are about ("spec.slos[0].objective: ..."), the convention of
 // every renderer.
 func renderErrors(rp *v1alpha1.ReliabilityProfile, opts render.Options) field.ErrorList {
-	var errs []error
+	// Every SLO's problems, not only the first one's that stopped the PrometheusRule.
+	errs := slo.Problems(rp)
 	_, err := render.Render(rp, opts)
 	var partial *render.PartialError
 	switch {
@@ -262,14 +262,14 @@ func warnings(rp *v1alpha1.ReliabilityProfile) []string {
 		for _, t := range o.Tiers {
 			budget := o.ErrorBudget()
 			if new(big.Rat).Mul(t.BurnRate, budget).Cmp(big.NewRat(1, 1)) > 0 {
-				out = append(out, fmt.Sprintf("%s.alerting.tiers: the %s tier (burn rate %s) can never fire at objective %s: it needs more than every request to fail; disable it or lower its burnRate",
-					sloPath, t.Name, t.BurnRate.FloatString(1), spec.SLOs[i].Objective))
+				out = append(out, fmt.Sprintf("%s.alerting.%s: the %s tier (burn rate %s) can never fire at objective %s: it needs more than every request to fail; disable it or lower its burnRate",
+					sloPath, t.Path, t.Name, t.BurnRate.FloatString(1), spec.SLOs[i].Objective))
 				continue
 			}
 			spent := new(big.Rat).Mul(t.BurnRate, big.NewRat(int64(t.Long), int64(o.Window)))
 			if spent.Cmp(big.NewRat(1, 1)) > 0 {
-				out = append(out, fmt.Sprintf("%s.alerting.tiers: the %s tier (burn rate %s over %s) fires only after more than the whole error budget of the %s window is spent; lower its burnRate or longWindow",
-					sloPath, t.Name, t.BurnRate.FloatString(1), model.Duration(t.Long), model.Duration(o.Window)))
+				out = append(out, fmt.Sprintf("%s.alerting.%s: the %s tier (burn rate %s over %s) fires only after more than the whole error budget of the %s window is spent; lower its burnRate or longWindow",
+					sloPath, t.Path, t.Name, t.BurnRate.FloatString(1), slo.WindowName(t.Long), slo.WindowName(o.Window)))
 			}
 		}
 	}

@@ -22,7 +22,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -120,8 +119,8 @@ func check(d Document, v *validate.Validator, opts render.Options) ([]string, []
 		}
 		return problems, verdict.Warnings, nil
 	}
-	rp := &v1alpha1.ReliabilityProfile{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.Object, rp); err != nil {
+	rp, err := validate.Decode(d.Object)
+	if err != nil {
 		return []string{err.Error()}, verdict.Warnings, nil
 	}
 	if rp.Namespace == "" {

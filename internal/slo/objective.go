@@ -31,7 +31,10 @@ type Objective struct {
 
 // Tier is one multi-window burn-rate alert.
 type Tier struct {
-	Name        string
+	Name string
+	// Path is the tier's place under spec.slos[].alerting: "tiers[1]" when the profile names it, "tiers" for
+	// a default tier it leaves alone.
+	Path        string
 	Severity    string // the label value: page/ticket or the profile's rename
 	BurnRate    *big.Rat
 	Long, Short time.Duration
@@ -62,40 +65,75 @@ var defaultTiers = []defaultTier{
 func Objectives(rp *v1alpha1.ReliabilityProfile) ([]Objective, error) {
 	var out []Objective
 	for i, s := range rp.Spec.SLOs {
-		field := fmt.Sprintf("spec.slos[%d]", i)
-		o := Objective{Service: rp.Spec.Service, Name: s.Name, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier), Index: i,
-			Ratio: s.Indicator.Ratio, Latency: s.Indicator.Latency}
-		var err error
-		if o.Target, err = percent(s.Objective); err != nil {
-			return nil, fmt.Errorf("%s.objective: %w", field, err)
+		o, err := objectiveOf(rp, i, s)
+		if err != nil {
+			return nil, err
 		}
-		if o.Target.Cmp(big.NewRat(1, 1)) >= 0 || o.Target.Sign() <= 0 {
-			return nil, fmt.Errorf("%s.objective: %q must be above 0 and below 100", field, s.Objective)
-		}
-		if s.ExternalObjective != "" {
-			if o.External, err = percent(s.ExternalObjective); err != nil {
-				return nil, fmt.Errorf("%s.externalObjective: %w", field, err)
-			}
-		}
-		window := s.Window
-		if window == "" {
-			window = "30d"
-		}
-		w, err := model.ParseDuration(window)
-		if err != nil || w <= 0 {
-			return nil, fmt.Errorf("%s.window: %q is not a duration such as 30d", field, window)
-		}
-		o.Window = time.Duration(w)
-		if (o.Ratio == nil) == (o.Latency == nil) {
-			return nil, fmt.Errorf("%s.indicator: set exactly one of ratio or latency", field)
-		}
-		if o.Tiers, err = tiers(s.Alerting, o.Window, o.Target); err != nil {
-			return nil, fmt.Errorf("%s.alerting.%w", field, err)
-		}
-		o.RunbookURL = runbookURL(rp, s.Alerting)
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// Problems are every reason the profile's SLOs cannot be rendered, each naming its field, rather than the
+// first one only: admission reports them all at once.
+func Problems(rp *v1alpha1.ReliabilityProfile) []error {
+	var errs []error
+	for i, s := range rp.Spec.SLOs {
+		if _, err := objectiveOf(rp, i, s); err != nil {
+			errs = append(errs, err)
+		}
+		// The queries are checked whatever else is wrong with the SLO.
+		idx := fmt.Sprintf("spec.slos[%d].indicator", i)
+		if r := s.Indicator.Ratio; r != nil {
+			for _, q := range []struct{ field, query string }{{idx + ".ratio.errors", r.Errors}, {idx + ".ratio.total", r.Total}} {
+				if _, err := selector(q.field, q.query); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if l := s.Indicator.Latency; l != nil {
+			if _, err := histogramSelector(idx+".latency.histogram", l.Histogram); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
+
+// objectiveOf is the i-th SLO of the profile as a domain value.
+func objectiveOf(rp *v1alpha1.ReliabilityProfile, i int, s v1alpha1.SLO) (Objective, error) {
+	field := fmt.Sprintf("spec.slos[%d]", i)
+	o := Objective{Service: rp.Spec.Service, Name: s.Name, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier), Index: i,
+		Ratio: s.Indicator.Ratio, Latency: s.Indicator.Latency}
+	var err error
+	if o.Target, err = percent(s.Objective); err != nil {
+		return Objective{}, fmt.Errorf("%s.objective: %w", field, err)
+	}
+	if o.Target.Cmp(big.NewRat(1, 1)) >= 0 || o.Target.Sign() <= 0 {
+		return Objective{}, fmt.Errorf("%s.objective: %q must be above 0 and below 100", field, s.Objective)
+	}
+	if s.ExternalObjective != "" {
+		if o.External, err = percent(s.ExternalObjective); err != nil {
+			return Objective{}, fmt.Errorf("%s.externalObjective: %w", field, err)
+		}
+	}
+	window := s.Window
+	if window == "" {
+		window = "30d"
+	}
+	w, err := model.ParseDuration(window)
+	if err != nil || w <= 0 {
+		return Objective{}, fmt.Errorf("%s.window: %q is not a duration such as 30d", field, window)
+	}
+	o.Window = time.Duration(w)
+	if (o.Ratio == nil) == (o.Latency == nil) {
+		return Objective{}, fmt.Errorf("%s.indicator: set exactly one of ratio or latency", field)
+	}
+	if o.Tiers, err = tiers(s.Alerting, o.Window, o.Target); err != nil {
+		return Objective{}, fmt.Errorf("%s.alerting.%w", field, err)
+	}
+	o.RunbookURL = runbookURL(rp, s.Alerting)
+	return o, nil
 }
 
 // tiers applies scaling and the profile's overrides to the default tiers. Errors start with the path of the
@@ -194,7 +232,7 @@ func tiers(a *v1alpha1.SLOAlerting, window time.Duration, target *big.Rat) ([]Ti
 			return nil, fmt.Errorf("%s.burnRate: tier %s can never fire: a burn rate of %s needs more than 100%% of requests to fail at an error budget of %s; at most %s",
 				s.path, name, s.burnRate, decimal(budget), decimal(new(big.Rat).Inv(budget)))
 		}
-		out = append(out, Tier{Name: name, Severity: severity[s.severity], BurnRate: br, Long: s.long, Short: s.short})
+		out = append(out, Tier{Name: name, Path: s.path, Severity: severity[s.severity], BurnRate: br, Long: s.long, Short: s.short})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Long < out[j].Long })
 	return out, nil

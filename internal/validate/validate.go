@@ -8,7 +8,11 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"sort"
+	"strings"
 
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -18,7 +22,7 @@ import (
 	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	"k8s.io/apimachinery/pkg/runtime"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
@@ -77,10 +81,17 @@ func (v *Validator) Validate(obj map[string]any) field.ErrorList {
 }
 
 func (v *Validator) validate(obj map[string]any, metaErrs field.ErrorList) field.ErrorList {
-	errs := append(field.ErrorList(nil), metaErrs...)
+	// Strict field validation refuses the request while decoding it, before any other check: an unknown
+	// field is then the only error reported.
+	var unknowns field.ErrorList
 	for _, unknown := range pruning.PruneWithOptions(obj, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}) {
-		errs = append(errs, field.Forbidden(field.NewPath(unknown), "unknown field"))
+		unknowns = append(unknowns, field.Forbidden(field.NewPath(unknown), "unknown field"))
 	}
+	unknowns = append(unknowns, unknownMetadataFields(obj)...)
+	if len(unknowns) > 0 {
+		return unknowns
+	}
+	errs := append(field.ErrorList(nil), metaErrs...)
 	structuraldefaulting.Default(obj, v.structural)
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, v.schema)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, obj)...)
@@ -89,6 +100,35 @@ func (v *Validator) validate(obj map[string]any, metaErrs field.ErrorList) field
 	}
 	celErrs, _ := v.cel.Validate(context.Background(), nil, v.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return append(errs, celErrs...)
+}
+
+// objectMetaFields are the JSON names of ObjectMeta's fields: the CRD's schema says nothing of metadata, and
+// the API server decodes it into ObjectMeta, strictly.
+var objectMetaFields = func() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeOf(metav1.ObjectMeta{})
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}()
+
+func unknownMetadataFields(obj map[string]any) field.ErrorList {
+	meta, _ := obj["metadata"].(map[string]any)
+	var errs field.ErrorList
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !objectMetaFields[k] {
+			errs = append(errs, field.Forbidden(field.NewPath("metadata", k), "unknown field"))
+		}
+	}
+	return errs
 }
 
 // blocking tells the errors after which the API server does not run CEL rules: they assume a well-formed
@@ -132,12 +172,26 @@ func (v *Validator) Profile(obj map[string]any, opts render.Options) admission.V
 	if errs := v.validate(obj, metaErrs); len(errs) > 0 {
 		return admission.Verdict{Errors: errs}
 	}
-	rp := &v1alpha1.ReliabilityProfile{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, rp); err != nil {
+	rp, err := Decode(obj)
+	if err != nil {
 		return admission.Verdict{Errors: field.ErrorList{field.Invalid(field.NewPath("spec"), nil, err.Error())}}
 	}
 	if rp.Namespace == "" {
 		rp.Namespace = "default"
 	}
 	return admission.Review(rp, opts)
+}
+
+// Decode reads a checked document into the Go types the way the operator's client reads a stored object:
+// through JSON, so that the types' own decoding applies.
+func Decode(obj map[string]any) (*v1alpha1.ReliabilityProfile, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := json.Unmarshal(b, rp); err != nil {
+		return nil, err
+	}
+	return rp, nil
 }
