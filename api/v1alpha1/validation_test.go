@@ -25,7 +25,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
+	"github.com/reliability-operator/reliability-operator/internal/testenv/validationenv"
 	"github.com/reliability-operator/reliability-operator/internal/validate"
 )
 
@@ -45,12 +47,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	env, cfg, err := testenv.Start()
+	// Every profile goes through the CRD and the operator's validating webhook, as in a cluster.
+	_, cfg, stop, err := validationenv.Start(render.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = env.Stop() }()
+	defer stop()
 
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,59 @@
+// Package validationenv starts the envtest control plane with the operator's ReliabilityProfile validating
+// webhook served in the test process. It is apart from internal/testenv because it imports the webhook, which
+// imports render, whose own tests use testenv. Imported by tests only.
+package validationenv
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/testenv"
+	"github.com/reliability-operator/reliability-operator/internal/webhook"
+)
+
+// Start starts the control plane with every CRD and the shipped webhook configurations,
+// and serves the operator's ReliabilityProfile validating handler (with the given render options) where
+// they point, so that every profile a test writes goes through the real webhook as in a cluster. stop ends
+// both.
+func Start(opts render.Options) (env *envtest.Environment, cfg *rest.Config, stop func(), err error) {
+	env, cfg, err = testenv.StartWithWebhooks()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		_ = env.Stop()
+		return nil, nil, nil, err
+	}
+	wh := env.WebhookInstallOptions
+	server := crwebhook.NewServer(crwebhook.Options{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir})
+	server.Register(webhook.ProfileValidationPath, &crwebhook.Admission{Handler: &webhook.ProfileValidation{
+		Decoder: admission.NewDecoder(scheme), Render: opts}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.Start(ctx) }()
+	stop = func() {
+		cancel()
+		<-done
+		_ = env.Stop()
+	}
+	for server.StartedChecker()(nil) != nil {
+		select {
+		case err := <-done:
+			cancel()
+			_ = env.Stop()
+			return nil, nil, nil, fmt.Errorf("serving the validating webhook: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return env, cfg, stop, nil
+}
