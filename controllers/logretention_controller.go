@@ -89,12 +89,13 @@ func (s *LogRetentionState) set(ctx context.Context, c client.Reader, problem st
 }
 
 // enforceable are the profiles whose retention goes into Loki: not those in Audit mode (which change
-// nothing), nor those refused for declaring another profile's service.
+// nothing), nor those refused for declaring another profile's service, nor those that cannot be read (their
+// entries are held as they are, see heldRetention).
 func enforceable(all []v1alpha1.ReliabilityProfile) []v1alpha1.ReliabilityProfile {
 	var out []v1alpha1.ReliabilityProfile
 	for i := range all {
 		rp := &all[i]
-		if rp.Spec.Mode == v1alpha1.ModeAudit || duplicateService(rp, namespaceOf(all, rp.Namespace)) != nil {
+		if rp.DecodeError() != nil || rp.Spec.Mode == v1alpha1.ModeAudit || duplicateService(rp, namespaceOf(all, rp.Namespace)) != nil {
 			continue
 		}
 		out = append(out, *rp)
@@ -139,7 +140,11 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 		return nil, "", 0, err
 	}
 	profiles := enforceable(list.Items)
-	content, err := logs.LokiOverrides(profiles, r.Tenant)
+	held, err := r.heldRetention(ctx, list.Items)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	content, err := logs.LokiOverrides(profiles, r.Tenant, held...)
 	if err != nil {
 		return nil, "", 0, err
 	}

@@ -90,12 +90,20 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err := r.Client.Get(ctx, req.NamespacedName, rp); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetPlacementMetrics(req.NamespacedName)
+			forgetUndecodable(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rp.DeletionTimestamp.IsZero() {
+		// Also for a profile whose spec cannot be read: deleting its children needs only its identity.
 		return ctrl.Result{}, r.cleanUp(ctx, rp)
 	}
+	if decodeErr := asDecodeError(rp); decodeErr != nil {
+		if done, err := r.handleUndecodable(ctx, rp, decodeErr); done || err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	forgetUndecodable(req.NamespacedName)
 
 	others := &v1alpha1.ReliabilityProfileList{}
 	if err := r.Client.List(ctx, others, client.InNamespace(rp.Namespace)); err != nil {
@@ -246,11 +254,12 @@ func (e *DuplicateServiceError) Error() string {
 }
 
 // duplicateService refuses a profile when an older one (by creation time, then name) in the same namespace
-// declares the same service: both would write the same series.
+// declares the same service: both would write the same series. An older profile whose spec cannot be read
+// keeps its claim: its children, kept as they are, still write its service's series.
 func duplicateService(rp *v1alpha1.ReliabilityProfile, namespace []v1alpha1.ReliabilityProfile) error {
 	for i := range namespace {
 		o := &namespace[i]
-		if o.UID == rp.UID || o.Spec.Service != rp.Spec.Service || !o.DeletionTimestamp.IsZero() {
+		if o.UID == rp.UID || storedService(o) != rp.Spec.Service || !o.DeletionTimestamp.IsZero() {
 			continue
 		}
 		older := o.CreationTimestamp.Before(&rp.CreationTimestamp) ||

@@ -852,6 +852,9 @@ type ReliabilityProfile struct {
 
 	Spec   ReliabilityProfileSpec   `json:"spec"`
 	Status ReliabilityProfileStatus `json:"status,omitempty"`
+
+	// decodeError is why the stored spec or status could not be read, never serialized (see decode.go).
+	decodeError DecodeError `json:"-"`
 }
 
 // ReliabilityProfileList is a list of ReliabilityProfiles.

@@ -45,6 +45,12 @@ type Verdict struct {
 // defaults, as the API server stores it.
 func Review(rp *v1alpha1.ReliabilityProfile, opts render.Options) Verdict {
 	var v Verdict
+	var decodeErr *v1alpha1.DecodeError
+	if errors.As(rp.DecodeError(), &decodeErr) {
+		// A value the Go types cannot hold, which a looser CRD let through: the rest of the spec is unknown.
+		v.Errors = append(v.Errors, field.Invalid(field.NewPath(decodeErr.Field), field.OmitValueType{}, decodeErr.Problem))
+		return v
+	}
 	spec := field.NewPath("spec")
 	if b, err := json.Marshal(rp.Spec); err == nil && len(b) > MaxSpecBytes {
 		v.Errors = append(v.Errors, field.Invalid(spec, fmt.Sprintf("%d bytes of JSON", len(b)),

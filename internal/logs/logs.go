@@ -6,6 +6,7 @@ package logs
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -43,10 +44,11 @@ type runtimeConfig struct {
 }
 
 type tenantLimits struct {
-	RetentionStream []retentionStream `json:"retention_stream"`
+	RetentionStream []RetentionStream `json:"retention_stream"`
 }
 
-type retentionStream struct {
+// RetentionStream is one retention_stream entry of Loki's overrides.
+type RetentionStream struct {
 	Selector string `json:"selector"`
 	Priority int    `json:"priority"`
 	Period   string `json:"period"`
@@ -54,7 +56,8 @@ type retentionStream struct {
 
 // LokiOverrides is Loki's runtime configuration file with one retention_stream entry per profile, for the
 // tenant (single-tenant Loki uses "fake"), sorted by namespace and name. Profiles being deleted are left out.
-func LokiOverrides(profiles []v1alpha1.ReliabilityProfile, tenant string) ([]byte, error) {
+// The held entries (see HeldStreams) follow, sorted by selector, unless a profile gave the same selector.
+func LokiOverrides(profiles []v1alpha1.ReliabilityProfile, tenant string, held ...RetentionStream) ([]byte, error) {
 	live := make([]v1alpha1.ReliabilityProfile, 0, len(profiles))
 	for _, rp := range profiles {
 		if rp.DeletionTimestamp.IsZero() {
@@ -67,11 +70,38 @@ func LokiOverrides(profiles []v1alpha1.ReliabilityProfile, tenant string) ([]byt
 		}
 		return live[i].Name < live[j].Name
 	})
-	streams := []retentionStream{}
+	streams := []RetentionStream{}
+	rendered := map[string]bool{}
 	for i := range live {
 		_, retention := Retention(&live[i])
-		streams = append(streams, retentionStream{Selector: StreamSelector(&live[i]), Priority: 1,
+		streams = append(streams, RetentionStream{Selector: StreamSelector(&live[i]), Priority: 1,
 			Period: fmt.Sprintf("%dh", int(retention.Hours()))})
+		rendered[StreamSelector(&live[i])] = true
+	}
+	held = slices.Clone(held)
+	sort.Slice(held, func(i, j int) bool { return held[i].Selector < held[j].Selector })
+	for _, h := range held {
+		if !rendered[h.Selector] {
+			streams = append(streams, h)
+			rendered[h.Selector] = true
+		}
 	}
 	return yaml.Marshal(runtimeConfig{Overrides: map[string]tenantLimits{tenant: {RetentionStream: streams}}})
+}
+
+// HeldStreams are the tenant's entries of a live overrides file whose selectors are given: those of profiles
+// the operator cannot read (stored under an older CRD), whose retention is kept as it was rather than
+// dropped as if the profiles were gone.
+func HeldStreams(live, tenant string, selectors map[string]bool) ([]RetentionStream, error) {
+	var cfg runtimeConfig
+	if err := yaml.Unmarshal([]byte(live), &cfg); err != nil {
+		return nil, fmt.Errorf("reading the live %s: %w", RuntimeConfigKey, err)
+	}
+	var out []RetentionStream
+	for _, s := range cfg.Overrides[tenant].RetentionStream {
+		if selectors[s.Selector] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }

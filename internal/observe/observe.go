@@ -179,6 +179,9 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 	out := map[client.ObjectKey]Observation{}
 	values, groups, err := o.query(ctx, now)
 	for _, rp := range profiles {
+		if rp.DecodeError() != nil {
+			continue // its SLOs are unknown; its status says why
+		}
 		key := client.ObjectKeyFromObject(&rp)
 		obs := Observation{At: now}
 		if err != nil {

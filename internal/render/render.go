@@ -52,6 +52,9 @@ type Options struct {
 // the others, with a *PartialError naming the missing kinds: the caller applies what it has and keeps the
 // live objects of the missing kinds as they are, rather than deleting the last good ones.
 func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, error) {
+	if err := rp.DecodeError(); err != nil {
+		return nil, err // its spec is unknown, not empty
+	}
 	if rp.Spec.Service == "" {
 		return nil, fmt.Errorf("spec.service is empty")
 	}

@@ -181,8 +181,12 @@ func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha
 	return best, bestPolicy, nil
 }
 
-// Selects says whether the profile's selector matches pods with these labels.
+// Selects says whether the profile's selector matches pods with these labels. A profile that cannot be read
+// (stored under an older CRD) selects nothing: its selector is unknown, and its status says so.
 func Selects(rp *v1alpha1.ReliabilityProfile, podLabels map[string]string) bool {
+	if rp.DecodeError() != nil {
+		return false
+	}
 	sel, err := metav1.LabelSelectorAsSelector(rp.Spec.Selector.Meta())
 	if err != nil || sel.Empty() {
 		return false
