@@ -152,6 +152,9 @@ func TestAtEveryBoundAProfileDecodesRendersOrIsRefusedByField(t *testing.T) {
 				if err := json.Unmarshal(b, rp); err != nil {
 					t.Fatalf("accepted, but the Go types cannot hold it: %v", err)
 				}
+				if err := rp.DecodeError(); err != nil {
+					t.Fatalf("accepted, but the Go types cannot hold it: %v", err)
+				}
 				if _, err := render.Render(rp, render.Options{VeleroNamespace: "velero"}); err != nil {
 					t.Fatalf("accepted, but it does not render: %v", err)
 				}
