@@ -25,7 +25,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -85,7 +84,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	served, err := servedChildTypes(cfg)
+	// Waits while the API server cannot be reached, answering the probes meanwhile (see waitForDiscovery).
+	served, mapper, err := waitForDiscovery(cfg, o.ProbeAddress)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +125,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// Releasing the lease on shutdown lets the next replica take over at once, not after the lease expires.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{ByObject: byObject},
+		MapperProvider:                func(*rest.Config, *http.Client) (meta.RESTMapper, error) { return mapper, nil },
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.SeveralInOneProcess)},
 	})
 	if err != nil {
@@ -179,6 +180,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	synced := &cachesSynced{}
+	if err := mgr.Add(synced); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("caches", synced.check); err != nil {
 		return nil, err
 	}
 	if err := addProfilesSyncedCheck(mgr); err != nil {
@@ -288,32 +296,4 @@ func placementPodFields(obj any) (any, error) {
 		stripped.Spec.Affinity = &corev1.Affinity{NodeAffinity: p.Spec.Affinity.NodeAffinity}
 	}
 	return stripped, nil
-}
-
-// servedChildTypes are the child kinds whose API the cluster serves. A cluster without prometheus-operator
-// has no ServiceMonitor: the operator neither caches nor watches that kind (both would fail at start-up),
-// and the applier reports those children as KindNotInstalled. Installing the CRD later takes a restart.
-func servedChildTypes(cfg *rest.Config) ([]client.Object, error) {
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
-	if err != nil {
-		return nil, fmt.Errorf("discovering the cluster's APIs: %w", err)
-	}
-	var served []client.Object
-	for _, child := range render.ChildTypes() {
-		gvk := child.GetObjectKind().GroupVersionKind()
-		_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		switch {
-		case err == nil:
-			served = append(served, child)
-		case meta.IsNoMatchError(err):
-			ctrl.Log.Info("Not watching child kind: its API is not installed", "kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
-		default:
-			return nil, fmt.Errorf("looking up the %s API: %w", gvk.Kind, err)
-		}
-	}
-	return served, nil
 }
