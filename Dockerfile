@@ -1,5 +1,6 @@
 # Multi-stage build: a static binary on distroless, running as the nonroot user (65532).
-FROM golang:1.26 AS builder
+# The builder's Go is the release of go.mod's toolchain line (hack/govulncheck.sh checks that they agree).
+FROM golang:1.27.3-bookworm AS builder
 ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
@@ -17,7 +18,8 @@ RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpat
     -ldflags "-s -w -X github.com/reliability-operator/reliability-operator/internal/buildinfo.Version=${VERSION} -X github.com/reliability-operator/reliability-operator/internal/buildinfo.Revision=${REVISION}" \
     -o reliability-operator .
 
-FROM gcr.io/distroless/static:nonroot
+# Debian 12 (bookworm), as the builder; no shell, no package manager, user nonroot (65532).
+FROM gcr.io/distroless/static-debian12:nonroot
 WORKDIR /
 COPY --from=builder /workspace/reliability-operator .
 USER 65532:65532
