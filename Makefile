@@ -100,7 +100,7 @@ install: $(KUSTOMIZE) ## Install the CRD into the cluster of the current kubecon
 	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
 
 .PHONY: deploy
-deploy: $(KUSTOMIZE) ## Deploy the operator (CRD, RBAC, Deployment, metrics Service, NetworkPolicy) with kustomize.
+deploy: $(KUSTOMIZE) ## Deploy the operator (CRD, RBAC, Deployment, Services, NetworkPolicies, validating webhook) with kustomize; needs cert-manager.
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
 
@@ -109,12 +109,16 @@ deploy-spot-placement: $(KUSTOMIZE) ## Deploy as `deploy` does, plus the spot pl
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
 	$(KUSTOMIZE) build config/spot-placement | kubectl apply --server-side -f -
 
+# The cluster-wide webhook configurations go first: a failurePolicy Fail webhook left pointing at a removed
+# operator would refuse every write of a profile's spec.
 .PHONY: undeploy
-undeploy: $(KUSTOMIZE) ## Remove the operator. Children stay until their profiles are deleted.
+undeploy: $(KUSTOMIZE) ## Remove the operator, the validating webhook configuration first. Children stay until their profiles are deleted.
+	kubectl delete --ignore-not-found validatingwebhookconfiguration reliability-operator-profile-validation
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
 
 .PHONY: undeploy-spot-placement
-undeploy-spot-placement: $(KUSTOMIZE) ## Remove what deploy-spot-placement installed, the cluster-wide webhook configuration first.
+undeploy-spot-placement: $(KUSTOMIZE) ## Remove what deploy-spot-placement installed, the cluster-wide webhook configurations first.
+	kubectl delete --ignore-not-found validatingwebhookconfiguration reliability-operator-profile-validation
 	kubectl delete --ignore-not-found mutatingwebhookconfiguration reliability-operator-spot-placement
 	$(KUSTOMIZE) build config/spot-placement | kubectl delete --ignore-not-found -f -
 

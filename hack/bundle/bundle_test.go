@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
 // root is the repository root, from this package's folder; the committed bundle is root/bundle.
@@ -121,37 +123,89 @@ func TestBundleValidates(t *testing.T) {
 	}
 }
 
-// The CSV's webhook is config/webhook's, field for field (but the namespaceSelector, which OLM sets from the
-// OperatorGroup), it can never stand between a team and its pods, and the operator serves it.
+// The CSV's webhooks are config/webhook's, field for field (but for the namespaceSelector, which OLM sets from
+// the OperatorGroup, and the matchConditions a WebhookDescription cannot hold), the spot placement webhook can
+// never stand between a team and its pods, and the operator serves both.
 func TestWebhookDefinitionMatchesConfig(t *testing.T) {
 	csv := loadCommittedBundle(t).CSV
-	var shipped admissionregistrationv1.MutatingWebhookConfiguration
-	if err := decodeFile(filepath.Join(root, "config", "webhook", "manifests.yaml"), "MutatingWebhookConfiguration", &shipped); err != nil {
+	var mutating admissionregistrationv1.MutatingWebhookConfiguration
+	if err := decodeFile(filepath.Join(root, "config", "webhook", "manifests.yaml"), "MutatingWebhookConfiguration", &mutating); err != nil {
+		t.Fatal(err)
+	}
+	var validating admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := decodeFile(filepath.Join(root, "config", "webhook", "validating.yaml"), "ValidatingWebhookConfiguration", &validating); err != nil {
 		t.Fatal(err)
 	}
 	defs := csv.Spec.WebhookDefinitions
-	if len(defs) != len(shipped.Webhooks) {
-		t.Fatalf("the CSV has %d webhookdefinitions, config/webhook %d webhooks: run `make bundle`", len(defs), len(shipped.Webhooks))
+	if want := len(mutating.Webhooks) + len(validating.Webhooks); len(defs) != want || want < 2 {
+		t.Fatalf("the CSV has %d webhookdefinitions, config/webhook %d webhooks: run `make bundle`", len(defs), want)
 	}
 	deployments := csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs
 	if len(deployments) != 1 {
 		t.Fatalf("the CSV has %d deployments, want 1", len(deployments))
 	}
 	deployment := deployments[0]
+	pod := deployment.Spec.Template
+	ctr := pod.Spec.Containers[0]
+	if r := deployment.Spec.Replicas; r == nil || *r != 1 {
+		t.Errorf("the operator runs %v replicas; the webhook's count is exact only within one process", r)
+	}
+	if !slices.Contains(ctr.Args, "--spot-placement") {
+		t.Errorf("the operator runs without --spot-placement, so nothing serves the spot placement webhook: %v", ctr.Args)
+	}
+	if slices.Contains(ctr.Args, "--validating-webhook=false") {
+		t.Errorf("the operator runs with --validating-webhook=false, so nothing serves the validating webhook: %v", ctr.Args)
+	}
+	for _, a := range ctr.Args {
+		if dir, ok := strings.CutPrefix(a, "--webhook-cert-dir="); ok && dir != olmCertDir {
+			t.Errorf("the operator reads its webhook certificate from %s; OLM mounts it at %s", dir, olmCertDir)
+		}
+	}
 
-	for _, w := range shipped.Webhooks {
-		i := slices.IndexFunc(defs, func(d v1alpha1.WebhookDescription) bool { return d.GenerateName == w.Name })
+	// definition finds the CSV's description of a config/webhook webhook and returns a comparison of one
+	// field of each.
+	definition := func(name string, typ v1alpha1.WebhookAdmissionType, file string) (v1alpha1.WebhookDescription, func(string, any, any), bool) {
+		i := slices.IndexFunc(defs, func(d v1alpha1.WebhookDescription) bool { return d.GenerateName == name })
 		if i < 0 {
-			t.Errorf("no webhookdefinition with generateName %s: run `make bundle`", w.Name)
-			continue
+			t.Errorf("no webhookdefinition with generateName %s: run `make bundle`", name)
+			return v1alpha1.WebhookDescription{}, nil, false
 		}
 		d := defs[i]
-		same := func(field string, csvValue, configValue any) {
+		if d.Type != typ {
+			t.Errorf("webhook %s: type %s, want %s", name, d.Type, typ)
+		}
+		return d, func(field string, csvValue, configValue any) {
 			t.Helper()
 			if !equality.Semantic.DeepEqual(csvValue, configValue) {
-				t.Errorf("webhook %s: %s is %s in the CSV and %s in config/webhook/manifests.yaml: run `make bundle`",
-					w.Name, field, show(csvValue), show(configValue))
+				t.Errorf("webhook %s: %s is %s in the CSV and %s in config/webhook/%s: run `make bundle`",
+					name, field, show(csvValue), show(configValue), file)
 			}
+		}, true
+	}
+	// servedByOperator: OLM's Service for the webhook selects the deployment's pods and targets the port the
+	// operator serves, at the path the operator registers.
+	servedByOperator := func(name string, d v1alpha1.WebhookDescription, path string) {
+		t.Helper()
+		if d.DeploymentName != deployment.Name {
+			t.Errorf("webhook %s: deploymentName %s, the CSV's deployment is %s", name, d.DeploymentName, deployment.Name)
+		}
+		if d.TargetPort == nil || !slices.ContainsFunc(ctr.Ports, func(p corev1.ContainerPort) bool {
+			return p.Name == "webhook" && p.ContainerPort == int32(d.TargetPort.IntValue())
+		}) {
+			t.Errorf("webhook %s: targetPort %s is not the container's port named webhook: %v", name, show(d.TargetPort), ctr.Ports)
+		}
+		if d.TargetPort != nil && d.TargetPort.IntValue() != webhookPort {
+			t.Errorf("webhook %s: targetPort %d, the operator's --webhook-port is %d", name, d.TargetPort.IntValue(), webhookPort)
+		}
+		if d.WebhookPath == nil || *d.WebhookPath != path {
+			t.Errorf("webhook %s: webhookPath %s, the operator serves it at %s", name, show(d.WebhookPath), path)
+		}
+	}
+
+	for _, w := range mutating.Webhooks {
+		d, same, ok := definition(w.Name, v1alpha1.MutatingAdmissionWebhook, "manifests.yaml")
+		if !ok {
+			continue
 		}
 		same("rules", d.Rules, w.Rules)
 		same("objectSelector", d.ObjectSelector, w.ObjectSelector)
@@ -163,11 +217,9 @@ func TestWebhookDefinitionMatchesConfig(t *testing.T) {
 		same("admissionReviewVersions", d.AdmissionReviewVersions, w.AdmissionReviewVersions)
 		same("webhookPath", d.WebhookPath, w.ClientConfig.Service.Path)
 		same("containerPort", d.ContainerPort, *w.ClientConfig.Service.Port)
+		servedByOperator(w.Name, d, webhook.Path)
 
 		// D-6: a webhook that is down or slow must not block pod creation.
-		if d.Type != v1alpha1.MutatingAdmissionWebhook {
-			t.Errorf("webhook %s: type %s, want %s", w.Name, d.Type, v1alpha1.MutatingAdmissionWebhook)
-		}
 		if d.FailurePolicy == nil || *d.FailurePolicy != admissionregistrationv1.Ignore {
 			t.Errorf("webhook %s: failurePolicy %s, want Ignore", w.Name, show(d.FailurePolicy))
 		}
@@ -177,32 +229,6 @@ func TestWebhookDefinitionMatchesConfig(t *testing.T) {
 		if d.TimeoutSeconds == nil || *d.TimeoutSeconds > 5 {
 			t.Errorf("webhook %s: timeoutSeconds %s, want at most 5", w.Name, show(d.TimeoutSeconds))
 		}
-
-		// OLM's Service for the webhook selects the deployment's pods and targets the port the operator serves.
-		if d.DeploymentName != deployment.Name {
-			t.Errorf("webhook %s: deploymentName %s, the CSV's deployment is %s", w.Name, d.DeploymentName, deployment.Name)
-		}
-		pod := deployment.Spec.Template
-		ctr := pod.Spec.Containers[0]
-		if r := deployment.Spec.Replicas; r == nil || *r != 1 {
-			t.Errorf("the operator runs %v replicas; the webhook's count is exact only within one process", r)
-		}
-		if !slices.Contains(ctr.Args, "--spot-placement") {
-			t.Errorf("the operator runs without --spot-placement, so nothing serves webhook %s: %v", w.Name, ctr.Args)
-		}
-		if d.TargetPort == nil || !slices.ContainsFunc(ctr.Ports, func(p corev1.ContainerPort) bool {
-			return p.Name == "webhook" && p.ContainerPort == int32(d.TargetPort.IntValue())
-		}) {
-			t.Errorf("webhook %s: targetPort %s is not the container's port named webhook: %v", w.Name, show(d.TargetPort), ctr.Ports)
-		}
-		if d.TargetPort != nil && d.TargetPort.IntValue() != webhookPort {
-			t.Errorf("webhook %s: targetPort %d, the operator's --webhook-port is %d", w.Name, d.TargetPort.IntValue(), webhookPort)
-		}
-		for _, a := range ctr.Args {
-			if dir, ok := strings.CutPrefix(a, "--webhook-cert-dir="); ok && dir != olmCertDir {
-				t.Errorf("the operator reads its webhook certificate from %s; OLM mounts it at %s", dir, olmCertDir)
-			}
-		}
 		// The operator's own pods are never sent to its webhook: under OLM the namespaceSelector of
 		// config/webhook is gone, so the objectSelector is what keeps them out.
 		sel, err := metav1.LabelSelectorAsSelector(d.ObjectSelector)
@@ -211,6 +237,36 @@ func TestWebhookDefinitionMatchesConfig(t *testing.T) {
 		}
 		if sel.Matches(labels.Set(pod.Labels)) {
 			t.Errorf("webhook %s: objectSelector %s selects the operator's own pods (%v)", w.Name, sel, pod.Labels)
+		}
+	}
+
+	for _, w := range validating.Webhooks {
+		d, same, ok := definition(w.Name, v1alpha1.ValidatingAdmissionWebhook, "validating.yaml")
+		if !ok {
+			continue
+		}
+		same("rules", d.Rules, w.Rules)
+		same("objectSelector", d.ObjectSelector, w.ObjectSelector)
+		same("failurePolicy", d.FailurePolicy, w.FailurePolicy)
+		same("sideEffects", d.SideEffects, w.SideEffects)
+		same("timeoutSeconds", d.TimeoutSeconds, w.TimeoutSeconds)
+		same("matchPolicy", d.MatchPolicy, w.MatchPolicy)
+		same("admissionReviewVersions", d.AdmissionReviewVersions, w.AdmissionReviewVersions)
+		same("webhookPath", d.WebhookPath, w.ClientConfig.Service.Path)
+		same("containerPort", d.ContainerPort, *w.ClientConfig.Service.Port)
+		// A validating webhook is never reinvoked; OLM would refuse the field on one.
+		same("reinvocationPolicy", d.ReinvocationPolicy, (*admissionregistrationv1.ReinvocationPolicyType)(nil))
+		servedByOperator(w.Name, d, webhook.ProfileValidationPath)
+		// w.MatchConditions has no counterpart in a WebhookDescription; bundle/README.md says what that means.
+
+		// It sees ReliabilityProfiles only, so that its failurePolicy Fail can block nothing else.
+		for _, r := range d.Rules {
+			if !slices.Equal(r.APIGroups, []string{"reliability.dev"}) || !slices.Equal(r.Resources, []string{"reliabilityprofiles"}) {
+				t.Errorf("webhook %s: rule %s reaches beyond ReliabilityProfiles", w.Name, show(r))
+			}
+		}
+		if d.SideEffects == nil || *d.SideEffects != admissionregistrationv1.SideEffectClassNone {
+			t.Errorf("webhook %s: sideEffects %s, want None", w.Name, show(d.SideEffects))
 		}
 	}
 

@@ -25,7 +25,7 @@ import (
 
 // config is what the bundle takes from config/ and README.md, read as the files are, without kustomize.
 type config struct {
-	// From config/default/kustomization.yaml: what `make deploy` adds to every object.
+	// From config/base/kustomization.yaml: what `make deploy` adds to every object.
 	namePrefix string
 	namespace  string
 	labels     map[string]string
@@ -43,8 +43,9 @@ type config struct {
 	// ClusterRoles bound to nobody here (the editor and viewer roles), shipped as bundle manifests.
 	unboundClusterRoles []rbacv1.ClusterRole
 
-	webhooks       admissionregistrationv1.MutatingWebhookConfiguration
-	webhookService corev1.Service
+	webhooks           admissionregistrationv1.MutatingWebhookConfiguration
+	validatingWebhooks admissionregistrationv1.ValidatingWebhookConfiguration
+	webhookService     corev1.Service
 
 	samples []map[string]any
 	readme  string
@@ -68,8 +69,9 @@ func loadConfig(root string) (*config, error) {
 	c := &config{labels: map[string]string{}}
 	path := func(p ...string) string { return filepath.Join(append([]string{root, "config"}, p...)...) }
 
+	// config/default and config/spot-placement both build on config/base, which names and places everything.
 	var def kustomization
-	if err := readYAML(path("default", "kustomization.yaml"), &def); err != nil {
+	if err := readYAML(path("base", "kustomization.yaml"), &def); err != nil {
 		return nil, err
 	}
 	c.namePrefix, c.namespace = def.NamePrefix, def.Namespace
@@ -98,10 +100,13 @@ func loadConfig(root string) (*config, error) {
 	if err := docs.decodeOne("Deployment", &c.deployment); err != nil {
 		return nil, err
 	}
-	if err := decodeFile(path("default", "metrics_service.yaml"), "Service", &c.metricsService); err != nil {
+	if err := decodeFile(path("base", "metrics_service.yaml"), "Service", &c.metricsService); err != nil {
 		return nil, err
 	}
 	if err := decodeFile(path("webhook", "manifests.yaml"), "MutatingWebhookConfiguration", &c.webhooks); err != nil {
+		return nil, err
+	}
+	if err := decodeFile(path("webhook", "validating.yaml"), "ValidatingWebhookConfiguration", &c.validatingWebhooks); err != nil {
 		return nil, err
 	}
 	if err := decodeFile(path("webhook", "service.yaml"), "Service", &c.webhookService); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/blang/semver/v4"
 	"github.com/operator-framework/api/pkg/lib/version"
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -53,6 +54,8 @@ const (
 	olmCertDir = "/tmp/k8s-webhook-server/serving-certs"
 	// spotPlacementArg turns the webhook on: the bundle ships the webhook, so the operator must serve it.
 	spotPlacementArg = "--spot-placement"
+	// noValidatingWebhookArg turns the validating webhook off; it is on by default (main.go).
+	noValidatingWebhookArg = "--validating-webhook=false"
 )
 
 func clusterServiceVersion(o options, c *config) (*v1alpha1.ClusterServiceVersion, error) {
@@ -165,6 +168,11 @@ func installDeployment(o options, c *config) (v1alpha1.StrategyDeploymentSpec, e
 	if !slices.Contains(ctr.Args, spotPlacementArg) {
 		ctr.Args = append(ctr.Args, spotPlacementArg)
 	}
+	// The bundle ships the validating webhook with failurePolicy Fail: an operator that does not serve it
+	// would refuse every write of a profile's spec.
+	if slices.Contains(ctr.Args, noValidatingWebhookArg) {
+		return v1alpha1.StrategyDeploymentSpec{}, fmt.Errorf("config/manager: %s, but the bundle ships the validating webhook", noValidatingWebhookArg)
+	}
 	port := int32(webhookPort)
 	for _, a := range ctr.Args {
 		if p, ok := strings.CutPrefix(a, "--webhook-port="); ok {
@@ -214,11 +222,21 @@ func webhookPortName(c *config) (string, error) {
 	return "", fmt.Errorf("config/webhook: Service %s targets no named port", c.webhookService.Name)
 }
 
-// webhookDefinitions turns config/webhook's MutatingWebhookConfiguration into the CSV's webhookdefinitions,
-// field by field. OLM serves each through a Service it creates (<deployment>-service), with a certificate it
-// generates. There is no namespaceSelector: OLM sets it from the OperatorGroup, which selects every
-// namespace for this AllNamespaces operator (kube-system included); failurePolicy Ignore and the
-// objectSelector keep the webhook harmless there.
+// webhookDefinitions turns config/webhook's two webhook configurations into the CSV's webhookdefinitions,
+// field by field: the spot placement webhook (manifests.yaml) and the ReliabilityProfile validating webhook
+// (validating.yaml). OLM serves each through a Service it creates (<deployment>-service), with a certificate it
+// generates, and owns the webhook configurations it makes from them: they are removed with the operator.
+//
+// Two fields of config/webhook have no place in a WebhookDescription. The namespaceSelector: OLM sets it from
+// the OperatorGroup, which selects every namespace for this AllNamespaces operator (kube-system included);
+// failurePolicy Ignore and the objectSelector keep the spot placement webhook harmless there. And
+// matchConditions: the validating webhook's spec-written condition is lost, so under OLM the API server also
+// sends it writes that leave a profile's spec unchanged (finalizers, labels, annotations); the webhook
+// reviews the unchanged spec again and allows the write when it passes. Under kustomize the condition is
+// what keeps a failurePolicy Fail webhook of a removed operator from blocking such writes; under OLM no such
+// webhook can remain, as OLM removes it with the operator. What remains is a stored profile that the running
+// operator refuses (a stricter release, other flags): until its spec is fixed, its metadata cannot be changed
+// either (bundle/README.md).
 func webhookDefinitions(c *config, d v1alpha1.StrategyDeploymentSpec) ([]v1alpha1.WebhookDescription, error) {
 	ctr, err := managerContainer(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: d.Name}, Spec: d.Spec})
 	if err != nil {
@@ -233,36 +251,61 @@ func webhookDefinitions(c *config, d v1alpha1.StrategyDeploymentSpec) ([]v1alpha
 		return nil, fmt.Errorf("the Deployment has no container port %s for the webhook", portName)
 	}
 	target := intstr.FromInt32(ctr.Ports[i].ContainerPort)
-
-	var out []v1alpha1.WebhookDescription
-	for _, w := range c.webhooks.Webhooks {
-		svc := w.ClientConfig.Service
+	// served is the part of a description that says where OLM's Service sends the API server's calls.
+	served := func(name string, cc admissionregistrationv1.WebhookClientConfig, kind v1alpha1.WebhookAdmissionType) (v1alpha1.WebhookDescription, error) {
+		svc := cc.Service
 		if svc == nil || svc.Name != c.webhookService.Name {
-			return nil, fmt.Errorf("config/webhook: webhook %s is not served by Service %s", w.Name, c.webhookService.Name)
+			return v1alpha1.WebhookDescription{}, fmt.Errorf("config/webhook: webhook %s is not served by Service %s", name, c.webhookService.Name)
 		}
 		port := int32(443)
 		if svc.Port != nil {
 			port = *svc.Port
 		}
-		out = append(out, v1alpha1.WebhookDescription{
-			GenerateName:            w.Name,
-			Type:                    v1alpha1.MutatingAdmissionWebhook,
-			DeploymentName:          d.Name,
-			ContainerPort:           port,
-			TargetPort:              &target,
-			WebhookPath:             svc.Path,
-			Rules:                   w.Rules,
-			FailurePolicy:           w.FailurePolicy,
-			SideEffects:             w.SideEffects,
-			TimeoutSeconds:          w.TimeoutSeconds,
-			MatchPolicy:             w.MatchPolicy,
-			ReinvocationPolicy:      w.ReinvocationPolicy,
-			ObjectSelector:          w.ObjectSelector,
-			AdmissionReviewVersions: w.AdmissionReviewVersions,
-		})
+		return v1alpha1.WebhookDescription{
+			GenerateName:   name,
+			Type:           kind,
+			DeploymentName: d.Name,
+			ContainerPort:  port,
+			TargetPort:     &target,
+			WebhookPath:    svc.Path,
+		}, nil
 	}
-	if len(out) == 0 {
+
+	var out []v1alpha1.WebhookDescription
+	for _, w := range c.webhooks.Webhooks {
+		desc, err := served(w.Name, w.ClientConfig, v1alpha1.MutatingAdmissionWebhook)
+		if err != nil {
+			return nil, err
+		}
+		desc.Rules = w.Rules
+		desc.FailurePolicy = w.FailurePolicy
+		desc.SideEffects = w.SideEffects
+		desc.TimeoutSeconds = w.TimeoutSeconds
+		desc.MatchPolicy = w.MatchPolicy
+		desc.ReinvocationPolicy = w.ReinvocationPolicy
+		desc.ObjectSelector = w.ObjectSelector
+		desc.AdmissionReviewVersions = w.AdmissionReviewVersions
+		out = append(out, desc)
+	}
+	if len(c.webhooks.Webhooks) == 0 {
 		return nil, fmt.Errorf("config/webhook: %s has no webhooks", c.webhooks.Name)
+	}
+	for _, w := range c.validatingWebhooks.Webhooks {
+		desc, err := served(w.Name, w.ClientConfig, v1alpha1.ValidatingAdmissionWebhook)
+		if err != nil {
+			return nil, err
+		}
+		desc.Rules = w.Rules
+		desc.FailurePolicy = w.FailurePolicy
+		desc.SideEffects = w.SideEffects
+		desc.TimeoutSeconds = w.TimeoutSeconds
+		desc.MatchPolicy = w.MatchPolicy
+		desc.ObjectSelector = w.ObjectSelector
+		desc.AdmissionReviewVersions = w.AdmissionReviewVersions
+		out = append(out, desc)
+	}
+	if len(c.validatingWebhooks.Webhooks) == 0 {
+		return nil, fmt.Errorf("config/webhook: %s has no webhooks", c.validatingWebhooks.Name)
 	}
 	return out, nil
 }
