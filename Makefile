@@ -89,7 +89,7 @@ build: ## Build the operator binary into bin/.
 
 .PHONY: run
 run: ## Run the operator against the cluster of the current kubeconfig.
-	go run -ldflags "$(LDFLAGS)" . --leader-elect=false
+	go run -ldflags "$(LDFLAGS)" . --leader-elect=false --validating-webhook=false
 
 .PHONY: docker-build
 docker-build: ## Build the container image.

@@ -23,7 +23,7 @@ for f in api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role
     stale=1
   fi
 done
-for overlay in default crd rbac manager samples prometheus network-policy loki webhook certmanager spot-placement; do
+for overlay in base default crd rbac manager samples prometheus network-policy loki webhook certmanager spot-placement; do
   if ! "${KUSTOMIZE}" build "${ROOT}/config/${overlay}" >/dev/null; then
     echo "verify-generated: kustomize build config/${overlay} failed" >&2
     stale=1

@@ -231,12 +231,11 @@ func webhookPortName(c *config) (string, error) {
 // the OperatorGroup, which selects every namespace for this AllNamespaces operator (kube-system included);
 // failurePolicy Ignore and the objectSelector keep the spot placement webhook harmless there. And
 // matchConditions: the validating webhook's spec-written condition is lost, so under OLM the API server also
-// sends it writes that leave a profile's spec unchanged (finalizers, labels, annotations); the webhook
-// reviews the unchanged spec again and allows the write when it passes. Under kustomize the condition is
-// what keeps a failurePolicy Fail webhook of a removed operator from blocking such writes; under OLM no such
-// webhook can remain, as OLM removes it with the operator. What remains is a stored profile that the running
-// operator refuses (a stricter release, other flags): until its spec is fixed, its metadata cannot be changed
-// either (bundle/README.md).
+// sends it writes that leave a profile's spec unchanged (finalizers, labels, annotations); the handler
+// allows each of them without a review (internal/webhook.ProfileValidation), so a stored profile that a
+// newer operator refuses can still lose its finalizers. Under kustomize the condition also keeps a
+// failurePolicy Fail webhook of a removed operator from blocking such writes; under OLM no such webhook can
+// remain, as OLM removes it with the operator (bundle/README.md).
 func webhookDefinitions(c *config, d v1alpha1.StrategyDeploymentSpec) ([]v1alpha1.WebhookDescription, error) {
 	ctr, err := managerContainer(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: d.Name}, Spec: d.Spec})
 	if err != nil {

@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,6 +44,12 @@ func (v *ProfileValidation) Handle(ctx context.Context, req admission.Request) (
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
+	// A write that leaves the spec as it is (labels, finalizers) is allowed whatever the spec says: under OLM,
+	// which cannot ship the configuration's matchCondition, a spec refused by a newer operator must not stop
+	// the operator or anyone else from removing a finalizer.
+	if req.Operation == admissionv1.Update && sameSpec(req.Object.Raw, req.OldObject.Raw) {
+		return admission.Allowed("the spec is unchanged")
+	}
 	rp := &v1alpha1.ReliabilityProfile{}
 	if err := v.Decoder.Decode(req, rp); err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("reading the profile: %w", err))
@@ -75,4 +83,19 @@ func denied(rp *v1alpha1.ReliabilityProfile, verdict reviewer.Verdict, message s
 			Details: &metav1.StatusDetails{Group: v1alpha1.GroupVersion.Group, Kind: "ReliabilityProfile", Name: rp.Name, Causes: causes},
 		},
 	}}
+}
+
+// sameSpec tells whether two versions of a profile, as JSON, hold the same spec.
+func sameSpec(object, old []byte) bool {
+	var a, b struct {
+		Spec json.RawMessage `json:"spec"`
+	}
+	if json.Unmarshal(object, &a) != nil || json.Unmarshal(old, &b) != nil || len(a.Spec) == 0 {
+		return false
+	}
+	var x, y any
+	if json.Unmarshal(a.Spec, &x) != nil || json.Unmarshal(b.Spec, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
