@@ -9,9 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,7 +24,6 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/render"
-	"github.com/reliability-operator/reliability-operator/internal/testenv"
 	"github.com/reliability-operator/reliability-operator/internal/testenv/validationenv"
 	"github.com/reliability-operator/reliability-operator/internal/validate"
 )
@@ -233,25 +230,14 @@ func (p profile) create(t *testing.T, name string) (*unstructured.Unstructured, 
 	return u, err
 }
 
-var (
-	offlineOnce sync.Once
-	offline     *validate.Validator
-	offlineErr  error
-)
-
 // offlineValidator compiles the generated CRD, as `reliability-operator validate` does.
 func offlineValidator(t *testing.T) *validate.Validator {
 	t.Helper()
-	offlineOnce.Do(func() {
-		var crd []byte
-		if crd, offlineErr = os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilityprofiles.yaml")); offlineErr == nil {
-			offline, offlineErr = validate.New(crd, "v1alpha1")
-		}
-	})
-	if offlineErr != nil {
-		t.Fatal(offlineErr)
+	v, err := validationenv.Offline()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return offline
+	return v
 }
 
 // caseName turns a test name into an object name.

@@ -276,14 +276,8 @@ func webhookDefinitions(c *config, d v1alpha1.StrategyDeploymentSpec) ([]v1alpha
 		if err != nil {
 			return nil, err
 		}
-		desc.Rules = w.Rules
-		desc.FailurePolicy = w.FailurePolicy
-		desc.SideEffects = w.SideEffects
-		desc.TimeoutSeconds = w.TimeoutSeconds
-		desc.MatchPolicy = w.MatchPolicy
+		setCommon(&desc, w.Rules, w.FailurePolicy, w.SideEffects, w.TimeoutSeconds, w.MatchPolicy, w.ObjectSelector, w.AdmissionReviewVersions)
 		desc.ReinvocationPolicy = w.ReinvocationPolicy
-		desc.ObjectSelector = w.ObjectSelector
-		desc.AdmissionReviewVersions = w.AdmissionReviewVersions
 		out = append(out, desc)
 	}
 	if len(c.webhooks.Webhooks) == 0 {
@@ -294,13 +288,7 @@ func webhookDefinitions(c *config, d v1alpha1.StrategyDeploymentSpec) ([]v1alpha
 		if err != nil {
 			return nil, err
 		}
-		desc.Rules = w.Rules
-		desc.FailurePolicy = w.FailurePolicy
-		desc.SideEffects = w.SideEffects
-		desc.TimeoutSeconds = w.TimeoutSeconds
-		desc.MatchPolicy = w.MatchPolicy
-		desc.ObjectSelector = w.ObjectSelector
-		desc.AdmissionReviewVersions = w.AdmissionReviewVersions
+		setCommon(&desc, w.Rules, w.FailurePolicy, w.SideEffects, w.TimeoutSeconds, w.MatchPolicy, w.ObjectSelector, w.AdmissionReviewVersions)
 		out = append(out, desc)
 	}
 	if len(c.validatingWebhooks.Webhooks) == 0 {
@@ -405,3 +393,17 @@ func splitCamel(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// setCommon copies the fields that mutating and validating webhooks share (their Go types differ) into the
+// CSV's description.
+func setCommon(desc *v1alpha1.WebhookDescription, rules []admissionregistrationv1.RuleWithOperations, failurePolicy *admissionregistrationv1.FailurePolicyType,
+	sideEffects *admissionregistrationv1.SideEffectClass, timeout *int32, matchPolicy *admissionregistrationv1.MatchPolicyType,
+	objectSelector *metav1.LabelSelector, reviewVersions []string) {
+	desc.Rules = rules
+	desc.FailurePolicy = failurePolicy
+	desc.SideEffects = sideEffects
+	desc.TimeoutSeconds = timeout
+	desc.MatchPolicy = matchPolicy
+	desc.ObjectSelector = objectSelector
+	desc.AdmissionReviewVersions = reviewVersions
+}

@@ -40,7 +40,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/operator"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
-	"github.com/reliability-operator/reliability-operator/internal/validate"
+	"github.com/reliability-operator/reliability-operator/internal/testenv/validationenv"
 	"github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
@@ -360,23 +360,12 @@ func statusProblems(s metav1.Status) []problem {
 	return out
 }
 
-var (
-	offlineOnce sync.Once
-	offline     *validate.Validator
-	offlineErr  error
-)
-
 // validateOffline runs the CLI's offline validation on the document, with the generated CRD.
 func validateOffline(t *testing.T, obj map[string]any) (v verdict) {
 	t.Helper()
-	offlineOnce.Do(func() {
-		var crd []byte
-		if crd, offlineErr = os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilityprofiles.yaml")); offlineErr == nil {
-			offline, offlineErr = validate.New(crd, "v1alpha1")
-		}
-	})
-	if offlineErr != nil {
-		t.Fatal(offlineErr)
+	offline, err := validationenv.Offline()
+	if err != nil {
+		t.Fatal(err)
 	}
 	// A panic is a finding about one file (the CLI would crash on it), not the end of the corpus run.
 	defer func() {

@@ -25,14 +25,7 @@ type leaf struct {
 
 func specLeaves(t *testing.T) []leaf {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "reliability.dev_reliabilityprofiles.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.UnmarshalStrict(b, crd); err != nil {
-		t.Fatal(err)
-	}
+	crd := generatedCRD(t)
 	var out []leaf
 	var walk func(path []string, s apiextensionsv1.JSONSchemaProps)
 	walk = func(path []string, s apiextensionsv1.JSONSchemaProps) {
@@ -97,7 +90,7 @@ func TestEveryFieldOfTheSpecIsBounded(t *testing.T) {
 // and then it renders, or refuses it naming a field: never a panic, never a stored profile the operator
 // cannot read.
 func TestAtEveryBoundAProfileDecodesRendersOrIsRefusedByField(t *testing.T) {
-	crd, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "reliability.dev_reliabilityprofiles.yaml"))
+	crd, err := os.ReadFile(crdFile)
 	if err != nil {
 		t.Fatal(err)
 	}

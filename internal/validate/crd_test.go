@@ -15,14 +15,7 @@ import (
 // The API server refuses a CRD whose CEL rules do not compile or whose estimated cost is over its limits;
 // this finds that in a second, with the API server's own CRD validation, before any envtest starts.
 func TestTheCRDPassesTheAPIServersOwnValidation(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "reliability.dev_reliabilityprofiles.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v1 := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.UnmarshalStrict(b, v1); err != nil {
-		t.Fatal(err)
-	}
+	v1 := generatedCRD(t)
 	// storedVersions is status the API server fills in; it is required by the same validation.
 	v1.Status.StoredVersions = []string{v1.Spec.Versions[0].Name}
 	internal := &apiextensions.CustomResourceDefinition{}
@@ -33,3 +26,19 @@ func TestTheCRDPassesTheAPIServersOwnValidation(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// generatedCRD is the CRD that controller-gen wrote into config/.
+func generatedCRD(t *testing.T) *apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	b, err := os.ReadFile(crdFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.UnmarshalStrict(b, crd); err != nil {
+		t.Fatal(err)
+	}
+	return crd
+}
+
+var crdFile = filepath.Join("..", "..", "config", "crd", "bases", "reliability.dev_reliabilityprofiles.yaml")

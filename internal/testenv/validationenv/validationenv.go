@@ -6,6 +6,9 @@ package validationenv
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,6 +20,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
+	"github.com/reliability-operator/reliability-operator/internal/validate"
 	"github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
@@ -56,4 +60,22 @@ func Start(opts render.Options) (env *envtest.Environment, cfg *rest.Config, sto
 		}
 	}
 	return env, cfg, stop, nil
+}
+
+var (
+	offlineOnce sync.Once
+	offline     *validate.Validator
+	offlineErr  error
+)
+
+// Offline is the offline validator of the generated CRD, as `reliability-operator validate` compiles it;
+// compiled once per test binary.
+func Offline() (*validate.Validator, error) {
+	offlineOnce.Do(func() {
+		var crd []byte
+		if crd, offlineErr = os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilityprofiles.yaml")); offlineErr == nil {
+			offline, offlineErr = validate.New(crd, v1alpha1.GroupVersion.Version)
+		}
+	})
+	return offline, offlineErr
 }
