@@ -3,7 +3,9 @@
 # Tool versions: pinned, because the module proxy refuses @latest for some of them (see ../shared/TOOLCHAIN.md).
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
-PROMTOOL_VERSION ?= v0.316.0
+# The Prometheus 3 module: its promtool checks and tests every rendered rule, its server runs the observer
+# tests (internal/testenv.PrometheusVersion names the same version).
+PROMETHEUS_VERSION ?= v0.316.0
 K8S_VERSION ?= 1.37.2
 ETCD_VERSION ?= 3.6.16
 
@@ -17,11 +19,12 @@ LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE := $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 ENVTEST_ASSETS := $(LOCALBIN)/k8s/$(K8S_VERSION)
-# promtool checks every rendered rule: Debian's (the prometheus package, which .ci/run installs) when it is on
-# the PATH, otherwise one built from the Go module proxy into bin/ (about 9 minutes, once).
-PROMTOOL ?= $(or $(shell command -v promtool 2>/dev/null),$(LOCALBIN)/promtool-$(PROMTOOL_VERSION))
+# promtool and the Prometheus server of Prometheus 3, built from the Go module proxy into bin/ (about 9
+# minutes together, once), never the PATH's: Debian's are Prometheus 2.
+PROMTOOL ?= $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
+PROMETHEUS ?= $(LOCALBIN)/prometheus-$(PROMETHEUS_VERSION)
 export KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS)
-export CONTROLLER_GEN KUSTOMIZE PROMTOOL
+export CONTROLLER_GEN KUSTOMIZE PROMTOOL PROMETHEUS
 # go.mod's toolchain line names the Go release the operator is built, tested and scanned with (a standard
 # library without known vulnerabilities). GOTOOLCHAIN=local, the default of this machine's Go and of Go's
 # container images, would ignore that line; auto lets the go command fetch that release from the module proxy.
@@ -66,7 +69,7 @@ envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (once per ver
 	K8S_VERSION=$(K8S_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/envtest-assets.sh >/dev/null
 
 .PHONY: test
-test: envtest $(CONTROLLER_GEN) $(KUSTOMIZE) $(PROMTOOL) ## Check generated files, vet, and run every test against a real control plane and the real promtool.
+test: envtest $(CONTROLLER_GEN) $(KUSTOMIZE) $(PROMTOOL) $(PROMETHEUS) ## Check generated files, vet, and run every test against a real control plane and the real promtool.
 	hack/verify-generated.sh
 	hack/logging-operator-crds.sh >/dev/null
 	go vet ./...
@@ -78,7 +81,7 @@ vuln: ## Fail on a known vulnerability reachable from the code (govulncheck, off
 	hack/govulncheck.sh
 
 .PHONY: demo
-demo: envtest ## Run the operator against a local control plane with config/samples/ (KEEP=1 keeps it up).
+demo: envtest $(CONTROLLER_GEN) ## Run the operator against a local control plane with config/samples/ (KEEP=1 keeps it up).
 	go run ./hack/demo
 
 ##@ Build and deploy
@@ -129,10 +132,16 @@ $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $@
 
-$(LOCALBIN)/promtool-$(PROMTOOL_VERSION):
+$(LOCALBIN)/promtool-$(PROMETHEUS_VERSION):
 	@mkdir -p $(LOCALBIN)
-	GOBIN=$(LOCALBIN) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+	GOBIN=$(LOCALBIN) go install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
 	mv $(LOCALBIN)/promtool $@
+
+# The server without its web UI's built-in assets (the tests use its HTTP API only).
+$(LOCALBIN)/prometheus-$(PROMETHEUS_VERSION):
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
+	mv $(LOCALBIN)/prometheus $@
 
 $(KUSTOMIZE):
 	@mkdir -p $(LOCALBIN)

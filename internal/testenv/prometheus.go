@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Prometheus is a real Prometheus server (Debian's prometheus package, or $PROMETHEUS) for one test,
+// Prometheus is a real Prometheus 3 server (the one `make test` builds into bin/, or $PROMETHEUS) for one test,
 // listening on loopback only.
 type Prometheus struct {
 	URL string
@@ -40,13 +40,7 @@ func FreeAddress(t *testing.T) string {
 // StartPrometheusAt is StartPrometheus on the given address.
 func StartPrometheusAt(t *testing.T, addr, openMetrics string, ruleFiles map[string]string) *Prometheus {
 	t.Helper()
-	bin := os.Getenv("PROMETHEUS")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("prometheus"); err != nil {
-			t.Fatal("prometheus not found: install Debian's prometheus package or set PROMETHEUS")
-		}
-	}
+	bin := prometheusBinary(t, "PROMETHEUS", "prometheus")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	input := filepath.Join(dir, "backfill.om")

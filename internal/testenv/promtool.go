@@ -3,22 +3,33 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 )
 
-// Promtool is the real promtool: $PROMTOOL, or promtool on the PATH (.ci/run installs Debian's). Tests that
-// need it fail without it rather than skip, so a green run always means the rules were checked.
+// PrometheusVersion is the version of the Prometheus 3 module whose promtool and server `make test` builds
+// into bin/ (the Makefile's PROMETHEUS_VERSION).
+const PrometheusVersion = "v0.316.0"
+
+// Promtool is the real promtool of Prometheus 3: $PROMTOOL, or the one `make test` builds into bin/. Tests
+// that need it fail without it rather than skip, so a green run always means the rules were checked.
 func Promtool(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("PROMTOOL"); p != "" {
+	return prometheusBinary(t, "PROMTOOL", "promtool")
+}
+
+// prometheusBinary is $env, or bin/<name>-<PrometheusVersion> of this repository. A binary on the PATH is
+// not taken: it may be another major version than the one users run (Debian's is Prometheus 2).
+func prometheusBinary(t testing.TB, env, name string) string {
+	if p := os.Getenv(env); p != "" {
 		return p
 	}
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: install Debian's prometheus package or set PROMTOOL (`make test` does)")
+	p := filepath.Join(RepoRoot(), "bin", name+"-"+PrometheusVersion)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s not found: run `make test`, which builds %s from the Go module proxy, or set %s", name, p, env)
 	}
 	return p
 }
