@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +30,7 @@ import (
 var crdYAML []byte
 
 func main() {
-	if len(os.Args) > 1 && slices.Contains(cli.Commands, os.Args[1]) {
+	if cli.IsCommandLine(os.Args[1:]) {
 		os.Exit(cli.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, crdYAML))
 	}
 	if err := run(os.Args[1:]); err != nil {

@@ -18,6 +18,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,21 +29,42 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/validate"
 )
 
 // Commands are the subcommands Run knows.
-var Commands = []string{"render", "validate"}
+var Commands = []string{"render", "validate", "version"}
+
+// IsCommandLine tells whether the process arguments are a subcommand's rather than the controller's flags:
+// any first word that is not a flag. An unknown word, such as a typo of validate, must end in a usage error,
+// never start the controller against whatever kubeconfig is at hand.
+func IsCommandLine(args []string) bool {
+	return len(args) > 0 && !strings.HasPrefix(args[0], "-")
+}
 
 // Run runs one subcommand and returns the process exit code: 0 when every profile is valid (and rendered),
 // 1 when any is not, 2 on a usage error.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byte) int {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, "usage: reliability-operator {%s} -f FILE|DIR|-\n", strings.Join(Commands, "|"))
+	if len(args) == 0 || !slices.Contains(Commands, args[0]) {
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "reliability-operator: unknown command %q\n", args[0])
+		}
+		fmt.Fprintf(stderr, "usage: reliability-operator {render|validate} -f FILE|DIR|- [flags]\n"+
+			"       reliability-operator version\n"+
+			"       reliability-operator [controller flags]   (run with -h for them)\n")
 		return 2
 	}
 	cmd := args[0]
+	if cmd == "version" {
+		if len(args) > 1 {
+			fmt.Fprintln(stderr, "usage: reliability-operator version")
+			return 2
+		}
+		fmt.Fprintf(stdout, "reliability-operator %s (revision %s, %s)\n", buildinfo.Version, buildinfo.Revision, runtime.Version())
+		return 0
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var files stringList

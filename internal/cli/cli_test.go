@@ -166,3 +166,32 @@ func TestUsageErrorsExitWith2(t *testing.T) {
 		}
 	}
 }
+
+// A typo of a subcommand, or a word the CLI does not know, is a usage error: main hands every command line
+// whose first word is not a flag to the CLI, so such a line never starts the controller.
+func TestAnUnknownWordIsAUsageErrorAndNeverTheController(t *testing.T) {
+	for _, args := range [][]string{{"valdate", "-f", "x"}, {"serve"}, {"Validate", "-f", "x"}} {
+		if !cli.IsCommandLine(args) {
+			t.Errorf("%v would start the controller", args)
+		}
+		code, _, stderr := run(t, "", args...)
+		if code != 2 || !strings.Contains(stderr, "unknown command") || !strings.Contains(stderr, "usage:") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 with the unknown command and the usage", args, code, stderr)
+		}
+	}
+	for _, args := range [][]string{{}, {"--leader-elect=false"}, {"-zap-log-level", "debug"}} {
+		if cli.IsCommandLine(args) {
+			t.Errorf("%v are the controller's flags, not a command", args)
+		}
+	}
+}
+
+func TestVersionPrintsTheBuildsVersion(t *testing.T) {
+	code, stdout, _ := run(t, "", "version")
+	if code != 0 || !strings.HasPrefix(stdout, "reliability-operator ") || !strings.Contains(stdout, "revision") {
+		t.Errorf("version: exit %d, %q", code, stdout)
+	}
+	if code, _, _ := run(t, "", "version", "--nope"); code != 2 {
+		t.Errorf("version with an argument: exit %d, want 2", code)
+	}
+}
