@@ -83,16 +83,8 @@ func Problems(rp *v1alpha1.ReliabilityProfile) []error {
 			errs = append(errs, err)
 		}
 		// The queries are checked whatever else is wrong with the SLO.
-		idx := fmt.Sprintf("spec.slos[%d].indicator", i)
-		if r := s.Indicator.Ratio; r != nil {
-			for _, q := range []struct{ field, query string }{{idx + ".ratio.errors", r.Errors}, {idx + ".ratio.total", r.Total}} {
-				if _, err := selector(q.field, q.query); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-		if l := s.Indicator.Latency; l != nil {
-			if _, err := histogramSelector(idx+".latency.histogram", l.Histogram); err != nil {
+		for _, q := range indicatorQueries(i, s.Indicator) {
+			if _, err := q.parse(); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
 
 // promql parses with the defaults of a stock Prometheus.
@@ -163,21 +165,40 @@ type Selector struct {
 
 // Selectors are the indicator's selectors, parsed as the rules parse them.
 func (o Objective) Selectors() ([]Selector, error) {
-	idx := fmt.Sprintf("spec.slos[%d].indicator", o.Index)
-	var fields, queries []string
-	switch {
-	case o.Ratio != nil:
-		fields, queries = []string{idx + ".ratio.errors", idx + ".ratio.total"}, []string{o.Ratio.Errors, o.Ratio.Total}
-	case o.Latency != nil:
-		fields, queries = []string{idx + ".latency.histogram"}, []string{o.Latency.Histogram}
-	}
 	var out []Selector
-	for i, f := range fields {
-		vs, err := selector(f, queries[i])
+	for _, q := range indicatorQueries(o.Index, v1alpha1.Indicator{Ratio: o.Ratio, Latency: o.Latency}) {
+		vs, err := q.parse()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Selector{Field: f, Metric: metricName(vs), Matchers: vs.LabelMatchers})
+		out = append(out, Selector{Field: q.field, Metric: metricName(vs), Matchers: vs.LabelMatchers})
 	}
 	return out, nil
+}
+
+// indicatorQuery is one PromQL selector of an indicator and the field that holds it.
+type indicatorQuery struct {
+	field, query string
+	histogram    bool
+}
+
+func (q indicatorQuery) parse() (*parser.VectorSelector, error) {
+	if q.histogram {
+		return histogramSelector(q.field, q.query)
+	}
+	return selector(q.field, q.query)
+}
+
+// indicatorQueries are the selectors of the i-th SLO's indicator: errors and total of a ratio, or the
+// histogram of a latency indicator.
+func indicatorQueries(i int, ind v1alpha1.Indicator) []indicatorQuery {
+	idx := fmt.Sprintf("spec.slos[%d].indicator", i)
+	var out []indicatorQuery
+	if r := ind.Ratio; r != nil {
+		out = append(out, indicatorQuery{field: idx + ".ratio.errors", query: r.Errors}, indicatorQuery{field: idx + ".ratio.total", query: r.Total})
+	}
+	if l := ind.Latency; l != nil {
+		out = append(out, indicatorQuery{field: idx + ".latency.histogram", query: l.Histogram, histogram: true})
+	}
+	return out
 }
