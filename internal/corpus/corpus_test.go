@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/zap/zapcore"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -33,15 +32,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/reliability-operator/reliability-operator/internal/cli"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 	"github.com/reliability-operator/reliability-operator/internal/testenv/validationenv"
-	"github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
 // namespace holds every profile of the corpus.
@@ -72,12 +68,13 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	// The webhook server logs through controller-runtime; only its errors are of interest here.
 	crlog.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
-	env, cfg, err := testenv.StartWithWebhooks()
+	// The operator's validating handler, served where envtest pointed the shipped webhook configuration.
+	env, cfg, stop, err := validationenv.Start(renderOptions)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer func() { _ = env.Stop() }()
+	defer stop()
 	if !servesProfiles(env.WebhookInstallOptions.ValidatingWebhooks) {
 		fmt.Fprintf(os.Stderr, "%s has no validating webhook for reliabilityprofiles: the corpus would test the CRD alone\n", testenv.ValidatingWebhookManifests())
 		return 1
@@ -99,31 +96,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	// The operator's validating handler, served where envtest pointed the webhook configuration.
-	opts := env.WebhookInstallOptions
-	server := crwebhook.NewServer(crwebhook.Options{Host: opts.LocalServingHost, Port: opts.LocalServingPort, CertDir: opts.LocalServingCertDir})
-	server.Register(webhook.ProfileValidationPath, &crwebhook.Admission{Handler: &webhook.ProfileValidation{
-		Decoder: admission.NewDecoder(scheme), Render: renderOptions,
-	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- server.Start(ctx) }()
-	for server.StartedChecker()(nil) != nil {
-		select {
-		case err := <-done:
-			fmt.Fprintln(os.Stderr, "webhook server:", err)
-			return 1
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	code := m.Run()
-	cancel()
-	if err := <-done; err != nil {
-		fmt.Fprintln(os.Stderr, "webhook server:", err)
-		return 1
-	}
-	return code
+	return m.Run()
 }
 
 // servesProfiles says whether one of the webhook configurations validates the creation of profiles.
