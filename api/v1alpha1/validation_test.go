@@ -221,9 +221,10 @@ func (p profile) create(t *testing.T, name string) (*unstructured.Unstructured, 
 	if u.GetName() == "" {
 		u.SetName(name)
 	}
-	offline := offlineValidator(t).Validate(runtime.DeepCopyJSON(u.Object))
+	// The CLI's `validate` runs the same rules offline, the webhook's included; it must reach the API
+	// server's verdict every time.
+	offline := offlineValidator(t).Profile(runtime.DeepCopyJSON(u.Object), render.Options{}).Errors
 	err := k8s.Create(context.Background(), u, client.DryRunAll)
-	// The CLI's `validate` runs the same rules offline; it must reach the API server's verdict every time.
 	if (err == nil) != (len(offline) == 0) {
 		t.Errorf("offline validation disagrees with the API server:\n  API server: %v\n  offline:    %v", err, offline.ToAggregate())
 	}
