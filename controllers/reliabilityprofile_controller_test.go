@@ -276,7 +276,7 @@ func TestDriftIsOnlyReportedInAuditMode(t *testing.T) {
 	})
 
 	eventually(t, "Drifted condition", conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionTrue, v1alpha1.DriftDetectedReason))
-	eventually(t, "Ready=False in Audit", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.AuditOnlyReason))
+	eventually(t, "Ready=True AuditOnly", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionTrue, v1alpha1.AuditOnlyReason))
 	c := childState(t, ns, "checkout", "NetworkPolicy")
 	if c == nil || c.State != v1alpha1.ChildDrifted || c.LastDriftTime == nil || !strings.Contains(c.Message, "spec.ingress") {
 		t.Errorf("resources[] entry = %+v, want Drifted at spec.ingress", c)
@@ -299,7 +299,7 @@ func TestAnAuditProfileCreatesNothing(t *testing.T) {
 	rp := newProfile(ns)
 	rp.Spec.Mode = v1alpha1.ModeAudit
 	createProfile(t, rp)
-	eventually(t, "Ready=False AuditOnly", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.AuditOnlyReason))
+	eventually(t, "Ready=True AuditOnly", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionTrue, v1alpha1.AuditOnlyReason))
 	for _, c := range getProfile(t, ns, "checkout").Status.Resources {
 		if c.State != v1alpha1.ChildMissing {
 			t.Errorf("%s is %s, want Missing", c.Kind, c.State)
@@ -507,7 +507,7 @@ func TestAProfileChangeInAuditModeIsNotReportedAsDrift(t *testing.T) {
 	if err := k8s.Update(ctx, rp); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Ready=False AuditOnly", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionFalse, v1alpha1.AuditOnlyReason))
+	eventually(t, "Ready=True AuditOnly", conditionIs(ns, "checkout", v1alpha1.ReadyCondition, metav1.ConditionTrue, v1alpha1.AuditOnlyReason))
 	if err := conditionIs(ns, "checkout", v1alpha1.DriftedCondition, metav1.ConditionFalse, v1alpha1.NoDriftReason)(); err != nil {
 		t.Errorf("a profile change was reported as drift: %v", err)
 	}

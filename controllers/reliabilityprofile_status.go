@@ -30,6 +30,44 @@ func setStatus(rp *v1alpha1.ReliabilityProfile, renderErr error, results []apply
 	setDegradedCondition(st, rp.Generation, renderErr, results, now)
 	setDriftedCondition(st, rp.Generation, rp.Spec.Mode, now)
 	setReadyCondition(st, rp.Generation, rp.Spec.Mode, now)
+	setProgressConditions(st, rp.Generation, renderErr == nil && onlyTransientFailures(results), now)
+}
+
+// setProgressConditions sets the kstatus conditions from Degraded: Stalled while it needs someone to act,
+// Reconciling while the operator retries failures that pass on their own (transient), neither otherwise.
+// kstatus reads a condition that does not apply as absent, and Flux and Cluster API remove them too, so a
+// healthy profile carries neither. A profile the operator has not reconciled yet needs no condition: its
+// observedGeneration (0, a CRD default, or the previous generation) lags the generation.
+func setProgressConditions(st *v1alpha1.ReliabilityProfileStatus, generation int64, transient bool, now metav1.Time) {
+	degraded := meta.FindStatusCondition(st.Conditions, v1alpha1.DegradedCondition)
+	applies := map[string]bool{}
+	if degraded != nil && degraded.Status == metav1.ConditionTrue {
+		if transient {
+			applies[v1alpha1.ReconcilingCondition] = true
+			setCondition(st, metav1.Condition{Type: v1alpha1.ReconcilingCondition, Status: metav1.ConditionTrue,
+				Reason: v1alpha1.RetryingReason, Message: "Retrying: " + degraded.Message}, generation, now)
+		} else {
+			applies[v1alpha1.StalledCondition] = true
+			setCondition(st, metav1.Condition{Type: v1alpha1.StalledCondition, Status: metav1.ConditionTrue,
+				Reason: degraded.Reason, Message: degraded.Message}, generation, now)
+		}
+	}
+	for _, t := range []string{v1alpha1.StalledCondition, v1alpha1.ReconcilingCondition} {
+		if !applies[t] {
+			meta.RemoveStatusCondition(&st.Conditions, t)
+		}
+	}
+}
+
+// onlyTransientFailures tells whether every child that is not in sync failed for a reason that passes on
+// its own. A foreign object, or one refusal among timeouts, needs someone to act.
+func onlyTransientFailures(results []apply.Result) bool {
+	for _, r := range results {
+		if r.State == v1alpha1.ChildConflict || (r.State == v1alpha1.ChildFailed && !r.Transient) {
+			return false
+		}
+	}
+	return true
 }
 
 // childStatuses builds resources[] from the results, carrying over each child's drift record while the
@@ -94,15 +132,21 @@ func setDriftedCondition(st *v1alpha1.ReliabilityProfileStatus, generation int64
 }
 
 // setReadyCondition derives Ready from the children and the Degraded condition; it is never set on its own.
+//
+// In Audit mode the operator's work is the report, so a profile whose report is complete is Ready=True with
+// reason AuditOnly and what would change in its message: kstatus reads Ready=False as in progress, and Flux
+// and kubectl waiters would wait for an Audit profile forever.
 func setReadyCondition(st *v1alpha1.ReliabilityProfileStatus, generation int64, mode v1alpha1.Mode, now metav1.Time) {
 	c := metav1.Condition{Type: v1alpha1.ReadyCondition, Status: metav1.ConditionTrue,
 		Reason: v1alpha1.ReconciledReason, Message: fmt.Sprintf("%d children in sync.", len(st.Resources))}
 	if degraded := meta.FindStatusCondition(st.Conditions, v1alpha1.DegradedCondition); degraded != nil && degraded.Status == metav1.ConditionTrue {
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, degraded.Reason, degraded.Message
 	} else if pending := childrenIn(st.Resources, v1alpha1.ChildMissing, v1alpha1.ChildDrifted); len(pending) > 0 {
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.AuditOnlyReason, describe(pending)
-		if mode != v1alpha1.ModeAudit {
-			c.Reason = v1alpha1.ApplyFailedReason
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1alpha1.ApplyFailedReason, describe(pending)
+		if mode == v1alpha1.ModeAudit {
+			c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.AuditOnlyReason
+			c.Message = fmt.Sprintf("Audit mode, nothing changed; %d of %d children differ from the profile: %s",
+				len(pending), len(st.Resources), c.Message)
 		}
 	}
 	setCondition(st, c, generation, now)

@@ -57,27 +57,40 @@ func TestSetStatus(t *testing.T) {
 		ready   [2]string // status, reason
 		drifted [2]string
 		degrade [2]string
+		// progress is the kstatus condition that must be True ("type/reason"), the other one absent; empty
+		// for neither.
+		progress string
 	}{
 		{"every child in sync makes the profile Ready", v1alpha1.ModeEnforce,
 			[]apply.Result{result("A", v1alpha1.ChildInSync), result("B", v1alpha1.ChildInSync)}, nil,
-			[2]string{"True", v1alpha1.ReconciledReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"False", v1alpha1.HealthyReason}},
+			[2]string{"True", v1alpha1.ReconciledReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"False", v1alpha1.HealthyReason}, ""},
 		{"a foreign object degrades the profile and Ready says why", v1alpha1.ModeEnforce,
 			[]apply.Result{result("A", v1alpha1.ChildInSync), result("B", v1alpha1.ChildConflict, func(r *apply.Result) { r.Reason = v1alpha1.ForeignObjectReason })}, nil,
-			[2]string{"False", v1alpha1.ForeignObjectReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.ForeignObjectReason}},
+			[2]string{"False", v1alpha1.ForeignObjectReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.ForeignObjectReason}, "Stalled/ForeignObject"},
 		{"a kind that is not installed degrades the profile", v1alpha1.ModeEnforce,
 			[]apply.Result{result("A", v1alpha1.ChildFailed, func(r *apply.Result) { r.Reason = v1alpha1.KindNotInstalledReason })}, nil,
-			[2]string{"False", v1alpha1.KindNotInstalledReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.KindNotInstalledReason}},
+			[2]string{"False", v1alpha1.KindNotInstalledReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.KindNotInstalledReason}, "Stalled/KindNotInstalled"},
+		{"a child refused by the API server stalls the profile", v1alpha1.ModeEnforce,
+			[]apply.Result{result("A", v1alpha1.ChildFailed, func(r *apply.Result) { r.Reason = v1alpha1.ApplyFailedReason })}, nil,
+			[2]string{"False", v1alpha1.ApplyFailedReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.ApplyFailedReason}, "Stalled/ApplyFailed"},
+		{"a child that timed out is being retried: Reconciling, not Stalled", v1alpha1.ModeEnforce,
+			[]apply.Result{result("A", v1alpha1.ChildInSync), result("B", v1alpha1.ChildFailed, func(r *apply.Result) { r.Reason, r.Transient = v1alpha1.ApplyFailedReason, true })}, nil,
+			[2]string{"False", v1alpha1.ApplyFailedReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.ApplyFailedReason}, "Reconciling/Retrying"},
+		{"one refusal among timeouts stalls the profile", v1alpha1.ModeEnforce,
+			[]apply.Result{result("A", v1alpha1.ChildFailed, func(r *apply.Result) { r.Reason, r.Transient = v1alpha1.ApplyFailedReason, true }),
+				result("B", v1alpha1.ChildConflict, func(r *apply.Result) { r.Reason = v1alpha1.ForeignObjectReason })}, nil,
+			[2]string{"False", v1alpha1.ApplyFailedReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.ApplyFailedReason}, "Stalled/ApplyFailed"},
 		{"a corrected drift is recorded and the profile stays Ready", v1alpha1.ModeEnforce,
 			[]apply.Result{result("A", v1alpha1.ChildInSync, drift)}, nil,
-			[2]string{"True", v1alpha1.ReconciledReason}, [2]string{"True", v1alpha1.DriftCorrectedReason}, [2]string{"False", v1alpha1.HealthyReason}},
-		{"a drift in Audit mode is reported and the profile is not Ready", v1alpha1.ModeAudit,
+			[2]string{"True", v1alpha1.ReconciledReason}, [2]string{"True", v1alpha1.DriftCorrectedReason}, [2]string{"False", v1alpha1.HealthyReason}, ""},
+		{"a drift in Audit mode is reported, and the report makes the profile Ready", v1alpha1.ModeAudit,
 			[]apply.Result{result("A", v1alpha1.ChildDrifted, drift)}, nil,
-			[2]string{"False", v1alpha1.AuditOnlyReason}, [2]string{"True", v1alpha1.DriftDetectedReason}, [2]string{"False", v1alpha1.HealthyReason}},
+			[2]string{"True", v1alpha1.AuditOnlyReason}, [2]string{"True", v1alpha1.DriftDetectedReason}, [2]string{"False", v1alpha1.HealthyReason}, ""},
 		{"missing children in Audit mode are AuditOnly", v1alpha1.ModeAudit,
 			[]apply.Result{result("A", v1alpha1.ChildMissing)}, nil,
-			[2]string{"False", v1alpha1.AuditOnlyReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"False", v1alpha1.HealthyReason}},
+			[2]string{"True", v1alpha1.AuditOnlyReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"False", v1alpha1.HealthyReason}, ""},
 		{"a render error degrades the profile", v1alpha1.ModeEnforce, nil, errors.New("spec.service is empty"),
-			[2]string{"False", v1alpha1.RenderFailedReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.RenderFailedReason}},
+			[2]string{"False", v1alpha1.RenderFailedReason}, [2]string{"False", v1alpha1.NoDriftReason}, [2]string{"True", v1alpha1.RenderFailedReason}, "Stalled/RenderFailed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +102,13 @@ func TestSetStatus(t *testing.T) {
 			wantCondition(t, rp, v1alpha1.ReadyCondition, metav1.ConditionStatus(tt.ready[0]), tt.ready[1])
 			wantCondition(t, rp, v1alpha1.DriftedCondition, metav1.ConditionStatus(tt.drifted[0]), tt.drifted[1])
 			wantCondition(t, rp, v1alpha1.DegradedCondition, metav1.ConditionStatus(tt.degrade[0]), tt.degrade[1])
+			for _, condType := range []string{v1alpha1.StalledCondition, v1alpha1.ReconcilingCondition} {
+				if want, reason, _ := strings.Cut(tt.progress, "/"); want == condType {
+					wantCondition(t, rp, condType, metav1.ConditionTrue, reason)
+				} else if c := meta.FindStatusCondition(rp.Status.Conditions, condType); c != nil {
+					t.Errorf("%s = %+v, want it absent", condType, c)
+				}
+			}
 
 			// The next reconcile finds the same children (a corrected drift is no longer a drift) and a minute
 			// later changes nothing, so the reconciler writes nothing.

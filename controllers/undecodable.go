@@ -96,6 +96,7 @@ func setUndecodableStatus(rp *v1alpha1.ReliabilityProfile, decodeErr *v1alpha1.D
 	setCondition(st, metav1.Condition{Type: v1alpha1.DegradedCondition, Status: metav1.ConditionTrue,
 		Reason: v1alpha1.UndecodableReason, Message: undecodableMessage(decodeErr)}, rp.Generation, now)
 	setReadyCondition(st, rp.Generation, rp.Spec.Mode, now)
+	setProgressConditions(st, rp.Generation, false, now) // Stalled: someone must re-apply the profile
 }
 
 func undecodableMessage(decodeErr *v1alpha1.DecodeError) string {

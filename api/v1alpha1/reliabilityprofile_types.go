@@ -648,7 +648,8 @@ type ChildStatus struct {
 
 // Condition types of a ReliabilityProfile.
 const (
-	// ReadyCondition is True when every child is in sync and nothing is degraded. It is derived from the
+	// ReadyCondition is True when every child is in sync and nothing is degraded, and in Audit mode when the
+	// report of what differs is complete (reason AuditOnly). It is derived from the
 	// others, so that `kubectl wait --for=condition=Ready` and Argo CD's health checks have one place to look.
 	ReadyCondition = "Ready"
 	// DriftedCondition is True while a child differs from what the profile declares because someone else
@@ -663,13 +664,24 @@ const (
 	// the profile's limit, as observed from Pods and Nodes. Set only when the operator runs with
 	// --spot-placement; it does not affect Ready, which is about the children.
 	SpotWithinLimitCondition = "SpotWithinLimit"
+	// StalledCondition follows the kstatus conventions (sigs.k8s.io/cli-utils, read by Flux, kpt and kubectl
+	// waiters): True when the operator cannot bring the children to the spec without someone acting, such
+	// as a foreign object in a child's place, an apply the API server refused, a kind that is not installed
+	// or a query that does not parse. kstatus then reports Failed. Absent otherwise.
+	StalledCondition = "Stalled"
+	// ReconcilingCondition follows the kstatus conventions: True while the operator works towards the spec
+	// and expects to get there on its own, such as retrying a child after a timeout or an API server that
+	// was not available. kstatus then reports InProgress, as it does while observedGeneration lags the
+	// generation. Absent otherwise.
+	ReconcilingCondition = "Reconciling"
 )
 
 // Condition reasons of a ReliabilityProfile.
 const (
 	// ReconciledReason: every child is in sync.
 	ReconciledReason = "Reconciled"
-	// AuditOnlyReason: Audit mode, and children are missing or differ; nothing was changed.
+	// AuditOnlyReason (Ready=True): Audit mode, the report is complete, and children are missing or differ
+	// from the profile; nothing was changed.
 	AuditOnlyReason = "AuditOnly"
 	// NoDriftReason: no child was changed by someone else.
 	NoDriftReason = "NoDrift"
@@ -691,6 +703,9 @@ const (
 	DuplicateServiceReason = "DuplicateService"
 	// RenderFailedReason: the profile could not be turned into objects.
 	RenderFailedReason = "RenderFailed"
+	// RetryingReason (Reconciling): a child failed for a reason that passes on its own (a timeout, an API
+	// server that is busy or restarting); the operator retries it.
+	RetryingReason = "Retrying"
 	// HealthyReason: nothing is degraded.
 	HealthyReason = "Healthy"
 	// LoadedReason: Prometheus has loaded every rule group of the profile.
@@ -799,8 +814,8 @@ type ReliabilityProfileStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, Drifted, Degraded; RulesLoaded with --prometheus-url; SpotWithinLimit (P-3) with
-	// --spot-placement.
+	// Conditions: Ready, Drifted, Degraded, and Stalled or Reconciling when they apply (kstatus); RulesLoaded
+	// with --prometheus-url; SpotWithinLimit (P-3) with --spot-placement.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -850,7 +865,11 @@ type ReliabilityProfile struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   ReliabilityProfileSpec   `json:"spec"`
+	Spec ReliabilityProfileSpec `json:"spec"`
+	// Status is what the operator observed and did. Until the operator first writes it, the API server
+	// shows observedGeneration 0 (a default), so that kstatus, Flux and Argo CD see a profile the operator
+	// has not reconciled yet as in progress rather than, having no status at all, as current.
+	// +kubebuilder:default={observedGeneration: 0}
 	Status ReliabilityProfileStatus `json:"status,omitempty"`
 
 	// decodeError is why the stored spec or status could not be read, never serialized (see decode.go).

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -54,6 +55,9 @@ type Result struct {
 	// Retry is true when the child changed between reading and writing it; the caller should try again
 	// soon rather than report a state.
 	Retry bool
+	// Transient is true for a Failed child whose failure passes on its own (a timeout, an API server that is
+	// busy or unavailable, a lost connection), as opposed to a refusal that needs someone to act.
+	Transient bool
 }
 
 // Applier applies children with server-side apply.
@@ -86,7 +90,10 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 	audit := owner.Spec.Mode == v1alpha1.ModeAudit
 
 	if reason, err := a.kindInstalled(gvk); err != nil {
-		return res.failed(reason, err.Error())
+		res = res.failed(reason, err.Error())
+		// A kind that is not installed waits for someone to install it; discovery that failed is retried.
+		res.Transient = reason != v1alpha1.KindNotInstalledReason
+		return res
 	}
 	desired, err := desiredManifest(owner, obj)
 	if err != nil {
@@ -111,13 +118,13 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 			return res
 		}
 		if err != nil {
-			return res.failed(v1alpha1.ApplyFailedReason, err.Error())
+			return res.failedBy(err, err.Error())
 		}
 		a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
 		res.State, res.Wrote, res.Message = v1alpha1.ChildInSync, true, "Created."
 		return res
 	case err != nil:
-		return res.failed(v1alpha1.ApplyFailedReason, fmt.Sprintf("Reading the live object failed: %v", err))
+		return res.failedBy(err, fmt.Sprintf("Reading the live object failed: %v", err))
 	}
 
 	if !isControlledBy(live, owner) {
@@ -145,7 +152,7 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		return res
 	}
 	if err != nil {
-		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
+		return res.failedBy(err, err.Error())
 	}
 	if !differs {
 		a.verified.remember(gvk, live.GetNamespace(), live.GetName(), live.GetResourceVersion(), hash)
@@ -166,7 +173,7 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being applied; retrying."
 		return res
 	} else if err != nil {
-		return res.failed(v1alpha1.ApplyFailedReason, fmt.Sprintf("%s; restoring it failed: %v", what, err))
+		return res.failedBy(err, fmt.Sprintf("%s; restoring it failed: %v", what, err))
 	}
 	a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
 	res.State, res.Wrote = v1alpha1.ChildInSync, true
@@ -230,7 +237,7 @@ func (a *Applier) createdMeanwhile(ctx context.Context, owner *v1alpha1.Reliabil
 		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Created by someone else meanwhile; retrying."
 		return res
 	case err != nil:
-		return res.failed(v1alpha1.ApplyFailedReason, fmt.Sprintf("Reading the live object failed: %v", err))
+		return res.failedBy(err, fmt.Sprintf("Reading the live object failed: %v", err))
 	}
 	return res.foreign(live)
 }
@@ -246,6 +253,31 @@ func (r Result) foreign(live client.Object) Result {
 func (r Result) failed(reason, message string) Result {
 	r.State, r.Reason, r.Message = v1alpha1.ChildFailed, reason, message
 	return r
+}
+
+// failedBy is failed for an error of a request: whether it passes on its own is the error's to say.
+func (r Result) failedBy(err error, message string) Result {
+	r = r.failed(v1alpha1.ApplyFailedReason, message)
+	r.Transient = Transient(err)
+	return r
+}
+
+// Transient tells whether a request's error passes on its own, so that retrying is all it takes: anything
+// but the API server's refusals (4xx answers other than a timeout, a conflict or throttling), which need
+// someone to change the object, the cluster's policies or the operator's permissions.
+func Transient(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return true // no answer: a connection lost, a deadline, discovery not yet available
+	}
+	code := status.Status().Code
+	switch {
+	case code == http.StatusRequestTimeout || code == http.StatusConflict || code == http.StatusTooManyRequests:
+		return true
+	case code >= 400 && code < 500:
+		return false
+	}
+	return true
 }
 
 // kindInstalled tells whether the API server serves the kind. A cluster without prometheus-operator has no
