@@ -156,7 +156,7 @@ func check(d Document, v *validate.Validator, opts render.Options) (DocumentResu
 	}
 	if len(verdict.Errors) > 0 {
 		for _, e := range verdict.Errors {
-			r.Errors = append(r.Errors, Problem{Field: e.Field, Type: string(e.Type), Message: e.ErrorBody()})
+			r.Errors = append(r.Errors, Problem{Field: e.Field, Type: e.Type.String(), Message: e.ErrorBody()})
 		}
 		return r, nil
 	}
