@@ -65,9 +65,9 @@ type DocumentID struct {
 // DocumentResult is the verdict on one checked document.
 type DocumentResult struct {
 	DocumentID
-	Valid      bool      `json:"valid"`
-	Errors     []Problem `json:"errors"`
-	Warnings   []string  `json:"warnings"`
+	Valid    bool      `json:"valid"`
+	Errors   []Problem `json:"errors"`
+	Warnings []string  `json:"warnings"`
 }
 
 // Problem is one reason a document is invalid. Field is the path of the field it is about ("" for the
