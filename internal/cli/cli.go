@@ -1,7 +1,7 @@
 // Package cli is the offline command line of the operator, for GitOps pipelines and pre-commit hooks:
 //
-//	reliability-operator render   -f FILE|DIR|- [-o yaml|json]      [--skip-other-kinds] [render flags]
-//	reliability-operator validate -f FILE|DIR|- [-o text|json|yaml] [--skip-other-kinds] [render flags]
+//	reliability-operator render   [-o yaml|json]      [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
+//	reliability-operator validate [-o text|json|yaml] [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
 //	reliability-operator version
 //
 // Both read ReliabilityProfiles from files and apply the same admission rules as the API server with the
@@ -64,7 +64,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		if len(args) > 0 {
 			fmt.Fprintf(stderr, "reliability-operator: unknown command %q\n", args[0])
 		}
-		fmt.Fprintf(stderr, "usage: reliability-operator {render|validate} -f FILE|DIR|- [flags]   (-h for them)\n"+
+		fmt.Fprintf(stderr, "usage: reliability-operator {render|validate} [flags] -f FILE|DIR|- [FILE|DIR ...]   (-h for the flags)\n"+
 			"       reliability-operator version\n"+
 			"       reliability-operator [controller flags]   (run with -h for them)\n")
 		return 2
@@ -91,7 +91,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if len(files) == 0 || fs.NArg() > 0 || !slices.Contains(outputs[cmd], *output) {
+	// Arguments after the flags are files too, as a pre-commit hook passes the staged files.
+	files = append(files, fs.Args()...)
+	if len(files) == 0 || !slices.Contains(outputs[cmd], *output) {
 		fs.Usage()
 		return 2
 	}

@@ -281,11 +281,26 @@ func TestAFlagValueThatDoesNotParseIsAUsageError(t *testing.T) {
 		{"validate", "-f", samples(), "--logging-cluster-outputs=gold=x"},
 		{"validate", "-f", samples(), "--slo-window-interval=5"},
 		{"render", "-o", "text", "-f", samples()},
-		{"validate", "-f", samples(), "extra-argument"},
+		{"validate"},
+		{"render", "--skip-other-kinds"},
 	} {
 		code, stdout, stderr := run(t, "", args...)
 		if code != 2 || stdout != "" || stderr == "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 with the reason on stderr", args, code, stdout, stderr)
 		}
+	}
+}
+
+// A pre-commit hook passes the staged files after the flags, without -f.
+func TestFilesAfterTheFlagsAreReadAsWithF(t *testing.T) {
+	dir := mixedFolder(t, map[string]string{"a.yaml": validProfile, "b.yaml": strings.Replace(validProfile, "name: shop,", "name: shop-b,", 1),
+		"deploy.yaml": gitopsFiles["deploy.yaml"]})
+	code, stdout, stderr := run(t, "", "validate", "--skip-other-kinds", filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml"), filepath.Join(dir, "deploy.yaml"))
+	if code != 0 || stdout != "2 profile(s) valid, 2 document(s) of other kinds skipped\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr = run(t, "", "validate", "-f", filepath.Join(dir, "a.yaml"), filepath.Join(dir, "missing.yaml"))
+	if code != 1 || !strings.Contains(stderr, "missing.yaml: no such file or directory") {
+		t.Errorf("a missing file: exit %d, stderr %q; want 1 naming it", code, stderr)
 	}
 }
