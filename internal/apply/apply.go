@@ -354,16 +354,15 @@ func desiredManifest(owner *v1alpha1.ReliabilityProfile, obj client.Object) (*un
 	if err != nil {
 		return nil, err
 	}
-	content, err := json.Marshal(u.Object)
+	hash, err := DesiredHash(u.Object)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(content)
 	annotations := u.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[DesiredHashAnnotation] = hex.EncodeToString(sum[:8])
+	annotations[DesiredHashAnnotation] = hash
 	if u.GetNamespace() != owner.Namespace {
 		annotations[OwnerUIDAnnotation] = string(owner.UID)
 		u.SetAnnotations(annotations)
@@ -379,6 +378,18 @@ func desiredManifest(owner *v1alpha1.ReliabilityProfile, obj client.Object) (*un
 		BlockOwnerDeletion: ptr.To(true),
 	}})
 	return u, nil
+}
+
+// DesiredHash is the value of DesiredHashAnnotation for a rendered manifest (render.Manifest): a hash of its
+// JSON, whose keys encoding/json sorts. The CLI's render test compares it with the annotation of live
+// children, to prove that the operator applied exactly what `render` prints.
+func DesiredHash(manifest map[string]any) (string, error) {
+	content, err := json.Marshal(manifest)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(content)
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 // isControlledBy tells whether the profile owns obj: by its controller owner reference in the profile's

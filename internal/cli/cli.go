@@ -1,10 +1,19 @@
-// Package cli is the offline command line of the operator, for GitOps pipelines:
+// Package cli is the offline command line of the operator, for GitOps pipelines and pre-commit hooks:
 //
-//	reliability-operator render   -f FILE|DIR|- [-o yaml|json] [--monitoring-labels k=v,...]
-//	reliability-operator validate -f FILE|DIR|-
+//	reliability-operator render   [-o yaml|json]      [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
+//	reliability-operator validate [-o text|json|yaml] [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
+//	reliability-operator version
 //
-// Both read ReliabilityProfiles from files and apply the same admission rules as the API server (the
-// embedded CRD, evaluated by internal/validate) and the same render code as the controller.
+// Both read ReliabilityProfiles from files and apply the same admission rules as the API server with the
+// operator's validating webhook (the embedded CRD, evaluated by internal/validate) and the same render code
+// as the controller. The render flags are the controller's own (--monitoring-labels, --velero-namespace,
+// --slo-window-interval, --logging-cluster-outputs, --grafana-instance-selector), bound by internal/options
+// for both, with the same defaults: render with the controller's flags prints exactly what it applies.
+//
+// Every file is read even when another does not parse. --skip-other-kinds leaves out documents of other
+// groups in a mixed folder but still checks every reliability.dev document and near misses of its group and
+// kind. `validate -o json` prints one Report (per document its verdict, errors with their field, warnings;
+// the files that could not be read). Exit codes: 0 all valid, 1 any invalid or unreadable, 2 usage.
 package cli
 
 import (
@@ -23,13 +32,13 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/labels"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
+	"github.com/reliability-operator/reliability-operator/internal/options"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/validate"
 )
@@ -44,6 +53,10 @@ func IsCommandLine(args []string) bool {
 	return len(args) > 0 && !strings.HasPrefix(args[0], "-")
 }
 
+// outputs are the -o formats of each command, the default first: render prints manifests, validate a
+// verdict for humans (text) or one report for machines (json, yaml).
+var outputs = map[string][]string{"render": {"yaml", "json"}, "validate": {"text", "json", "yaml"}}
+
 // Run runs one subcommand and returns the process exit code: 0 when every profile is valid (and rendered),
 // 1 when any is not, 2 on a usage error.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byte) int {
@@ -51,7 +64,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		if len(args) > 0 {
 			fmt.Fprintf(stderr, "reliability-operator: unknown command %q\n", args[0])
 		}
-		fmt.Fprintf(stderr, "usage: reliability-operator {render|validate} -f FILE|DIR|- [flags]\n"+
+		fmt.Fprintf(stderr, "usage: reliability-operator {render|validate} [flags] -f FILE|DIR|- [FILE|DIR ...]   (-h for the flags)\n"+
 			"       reliability-operator version\n"+
 			"       reliability-operator [controller flags]   (run with -h for them)\n")
 		return 2
@@ -69,18 +82,19 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	fs.SetOutput(stderr)
 	var files stringList
 	fs.Var(&files, "f", "a profile file, a folder of them (read recursively), or - for standard input; repeatable")
-	output := fs.String("o", "yaml", "output format of render: yaml or json")
-	monitoringLabels := fs.String("monitoring-labels", "", "labels added to ServiceMonitors and PrometheusRules, as the operator's flag")
+	output := fs.String("o", outputs[cmd][0], "output format: "+strings.Join(outputs[cmd], ", "))
+	skipOthers := fs.Bool("skip-other-kinds", false, "skip documents that are not of the reliability.dev group (Deployments, Services, patches of a mixed GitOps folder) instead of failing on them; a reliability.dev document of a wrong kind or version, or a near miss of the group or kind, still fails")
+	// The operator's own flags that shape children, bound by the same code as main.go's: pass the
+	// controller's values to render what it applies, and to validate what its admission webhook accepts.
+	var opts render.Options
+	options.BindRender(fs, &opts)
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	if len(files) == 0 || (cmd != "render" && cmd != "validate") || (*output != "yaml" && *output != "json") {
+	// Arguments after the flags are files too, as a pre-commit hook passes the staged files.
+	files = append(files, fs.Args()...)
+	if len(files) == 0 || !slices.Contains(outputs[cmd], *output) {
 		fs.Usage()
-		return 2
-	}
-	extra, err := labels.ConvertSelectorToLabelsMap(*monitoringLabels)
-	if err != nil {
-		fmt.Fprintf(stderr, "--monitoring-labels: %v\n", err)
 		return 2
 	}
 	validator, err := validate.New(crdYAML, v1alpha1.GroupVersion.Version)
@@ -91,60 +105,70 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	// A file that cannot be read or parsed is reported, and every other file is still checked: one broken
 	// file in a GitOps folder must not hide the verdicts of the rest.
 	docs, loadErrs := LoadAll(files, stdin)
-	failed := len(loadErrs) > 0
-	for _, err := range loadErrs {
-		fmt.Fprintln(stderr, err)
-	}
-
+	report := newReport(loadErrs)
 	var rendered []map[string]any
 	for _, d := range docs {
-		problems, warnings, objs := check(d, validator, render.Options{MonitoringLabels: extra})
-		for _, w := range warnings {
-			fmt.Fprintf(stderr, "%s: %s: Warning: %s\n", d.Source, d.describe(), w)
+		if *skipOthers && !claimsToBeAProfile(d) {
+			report.Skipped = append(report.Skipped, identify(d))
+			continue
 		}
-		for _, p := range problems {
-			fmt.Fprintf(stderr, "%s: %s: %s\n", d.Source, d.describe(), p)
-		}
-		failed = failed || len(problems) > 0
+		result, objs := check(d, validator, opts)
+		report.Documents = append(report.Documents, result)
 		rendered = append(rendered, objs...)
 	}
+	report.summarise()
+
+	if cmd == "validate" && *output != "text" {
+		if err := writeReport(stdout, report, *output); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	} else {
+		report.print(stderr)
+	}
 	switch {
-	case cmd == "validate" && !failed:
-		fmt.Fprintf(stdout, "%d profile(s) valid\n", len(docs))
-	case cmd == "render" && !failed:
+	case cmd == "validate" && *output == "text" && report.Valid:
+		fmt.Fprintln(stdout, report.Summary)
+	case cmd == "validate" && *output == "text":
+		fmt.Fprintln(stderr, report.Summary)
+	case cmd == "render" && report.Valid:
 		if err := write(stdout, rendered, *output); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
 	}
-	if failed {
+	if !report.Valid {
 		return 1
 	}
 	return 0
 }
 
 // check validates one Document as a create through the API server and the operator's validating webhook
-// would (internal/validate), then renders it like the controller. It returns the problems, each naming its
-// field, the admission warnings, and the rendered children.
-func check(d Document, v *validate.Validator, opts render.Options) ([]string, []string, []map[string]any) {
-	if d.Object["apiVersion"] != v1alpha1.GroupVersion.String() || d.Object["kind"] != "ReliabilityProfile" {
-		return []string{fmt.Sprintf("not a ReliabilityProfile (apiVersion %v, kind %v)", d.Object["apiVersion"], d.Object["kind"])}, nil, nil
+// would (internal/validate), then renders it like the controller. It returns the verdict, each error naming
+// its field, with the admission warnings, and the rendered children of a valid profile.
+func check(d Document, v *validate.Validator, opts render.Options) (DocumentResult, []map[string]any) {
+	r := DocumentResult{DocumentID: identify(d), Errors: []Problem{}, Warnings: []string{}}
+	if p := notAProfile(d); p != nil {
+		r.Errors = append(r.Errors, *p)
+		return r, nil
 	}
 	verdict := v.Profile(d.Object, opts)
+	if verdict.Warnings != nil {
+		r.Warnings = verdict.Warnings
+	}
 	if len(verdict.Errors) > 0 {
-		problems := make([]string, 0, len(verdict.Errors))
 		for _, e := range verdict.Errors {
-			if e.Field == "" {
-				problems = append(problems, e.ErrorBody()) // about the whole object
-				continue
-			}
-			problems = append(problems, e.Error())
+			r.Errors = append(r.Errors, Problem{Field: e.Field, Type: e.Type.String(), Message: e.ErrorBody()})
 		}
-		return problems, verdict.Warnings, nil
+		return r, nil
+	}
+	fail := func(err error) (DocumentResult, []map[string]any) {
+		r.Errors = append(r.Errors, Problem{Message: err.Error()})
+		return r, nil
 	}
 	rp, err := validate.Decode(d.Object)
 	if err != nil {
-		return []string{err.Error()}, verdict.Warnings, nil
+		return fail(err)
 	}
 	if rp.Namespace == "" {
 		rp.Namespace = "default" // as kubectl apply would
@@ -152,39 +176,33 @@ func check(d Document, v *validate.Validator, opts render.Options) ([]string, []
 	objs, err := render.Render(rp, opts)
 	if err != nil {
 		// Admission renders too, so this is only reached if the two disagree; say it rather than hide it.
-		return []string{err.Error()}, verdict.Warnings, nil
+		return fail(err)
 	}
 	var out []map[string]any
 	for _, o := range objs {
 		u, err := render.Manifest(o)
 		if err != nil {
-			return []string{err.Error()}, verdict.Warnings, nil
+			return fail(err)
 		}
 		out = append(out, u.Object)
 	}
-	return nil, verdict.Warnings, out
+	r.Valid = true
+	return r, out
 }
 
 // Document is one YAML or JSON Document of an input file.
 type Document struct {
 	Source string // file:document-number
 	Object map[string]any
-}
-
-func (d Document) describe() string {
-	meta, _ := d.Object["metadata"].(map[string]any)
-	ns, _ := meta["namespace"].(string)
-	name, _ := meta["name"].(string)
-	if ns == "" {
-		ns = "default"
-	}
-	return fmt.Sprintf("%v %s/%s", d.Object["kind"], ns, name)
+	// NotAnObject says what the document is when it is not a mapping ("a list"), such as a kustomize JSON
+	// patch; Object is nil then.
+	NotAnObject string
 }
 
 // Load reads every Document of the given files, folders (recursively: *.yaml, *.yml, *.json) and standard
 // input, in a stable order, and fails at the first file that cannot be read or parsed. Documents that are
-// not ReliabilityProfiles are kept so they can be reported, except kustomization files, which sit beside
-// profiles in GitOps folders.
+// not ReliabilityProfiles are kept so they can be reported or skipped, except kustomization files, which sit
+// beside profiles in GitOps folders.
 func Load(paths []string, stdin io.Reader) ([]Document, error) {
 	docs, errs := LoadAll(paths, stdin)
 	if len(errs) > 0 {
@@ -194,7 +212,7 @@ func Load(paths []string, stdin io.Reader) ([]Document, error) {
 }
 
 // LoadAll is Load that goes on past a file it cannot read or parse: it returns the documents of every
-// other file, and one error per file that failed.
+// other file, and one *LoadError per file that failed.
 func LoadAll(paths []string, stdin io.Reader) ([]Document, []error) {
 	var docs []Document
 	var errs []error
@@ -202,7 +220,7 @@ func LoadAll(paths []string, stdin io.Reader) ([]Document, []error) {
 		if p == "-" {
 			b, err := io.ReadAll(stdin)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("<stdin>: %w", err))
+				errs = append(errs, &LoadError{Source: "<stdin>", Err: err})
 				continue
 			}
 			d, err := split("<stdin>", b)
@@ -225,13 +243,13 @@ func LoadAll(paths []string, stdin io.Reader) ([]Document, []error) {
 			return nil
 		})
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fileError(p, err))
 		}
 		sort.Strings(files)
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
-				errs = append(errs, err)
+				errs = append(errs, fileError(f, err))
 				continue
 			}
 			d, err := split(f, b)
@@ -246,7 +264,8 @@ func LoadAll(paths []string, stdin io.Reader) ([]Document, []error) {
 
 // split reads the documents of a file the way the API server reads a request body: YAML becomes JSON, and
 // integral numbers become integers (a plain JSON decoder would make every number a float, which the CRD's
-// int-or-string rules refuse).
+// int-or-string rules refuse). A document that does not parse fails the whole file: what follows it may be
+// misread.
 func split(source string, b []byte) ([]Document, error) {
 	var docs []Document
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
@@ -255,19 +274,31 @@ func split(source string, b []byte) ([]Document, error) {
 		if errors.Is(err, io.EOF) {
 			return docs, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("%s: Document %d: %w", source, i, err)
+			return nil, &LoadError{Source: source, Document: i, Err: err}
 		}
 		js, err := yaml.YAMLToJSON(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: Document %d: %w", source, i, err)
+			return nil, &LoadError{Source: source, Document: i, Err: err}
 		}
-		obj := map[string]any{}
-		if err := utiljson.Unmarshal(js, &obj); err != nil {
-			return nil, fmt.Errorf("%s: Document %d: %w", source, i, err)
+		var v any
+		if err := utiljson.Unmarshal(js, &v); err != nil {
+			return nil, &LoadError{Source: source, Document: i, Err: err}
 		}
-		if len(obj) > 0 {
-			docs = append(docs, Document{Source: fmt.Sprintf("%s:%d", source, i), Object: obj})
+		doc := Document{Source: fmt.Sprintf("%s:%d", source, i)}
+		switch v := v.(type) {
+		case nil: // an empty document, or only comments
+			continue
+		case map[string]any:
+			if len(v) == 0 {
+				continue
+			}
+			doc.Object = v
+		case []any:
+			doc.NotAnObject = "a list"
+		default:
+			doc.NotAnObject = fmt.Sprintf("a %T", v)
 		}
+		docs = append(docs, doc)
 	}
 }
 

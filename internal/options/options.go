@@ -1,0 +1,155 @@
+// Package options binds the command-line flags that shape a profile's children (render.Options) in one place,
+// for the controller (main.go) and the offline CLI (render and validate, internal/cli): the same names,
+// defaults, help and parse errors, so that `render` with the operator's flags prints what the operator
+// applies. It parses flags and does nothing else; internal/render stays free of flag parsing, and the
+// controller's other flags (addresses, leader election, webhooks, Prometheus, Loki) stay in main.go.
+package options
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+)
+
+// renderFlag is one flag of render.Options: its name, its default as it would be typed on the command line,
+// its help, a value other than the default (the tests check with it that the flag reaches its field), and
+// how a value is parsed into the options. set leaves the options as they were when the value does not parse.
+type renderFlag struct {
+	name, defaultValue, usage, example string
+	set                                func(o *render.Options, value string) error
+}
+
+// renderFlags are every flag that shapes children. A field added to render.Options gets its one entry here;
+// TestEveryRenderOptionHasAFlag fails until it has one.
+var renderFlags = []renderFlag{
+	{"monitoring-labels", "", "Labels added to ServiceMonitors and PrometheusRules so that Prometheus selects them, such as release=kube-prometheus-stack.", "release=kube-prometheus-stack",
+		func(o *render.Options, v string) error { return setLabels(&o.MonitoringLabels, v) }},
+	{"velero-namespace", "velero", "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).", "backups",
+		func(o *render.Options, v string) error { return setNamespace(&o.VeleroNamespace, v) }},
+	{"slo-window-interval", "5m", "How often Prometheus evaluates the SLO-window rules (the whole-window ratio and the budget remaining).", "1m",
+		func(o *render.Options, v string) error { return setDuration(&o.SLOWindowInterval, v) }},
+	{"logging-cluster-outputs", "", "logging-operator ClusterOutputs per log tier, such as critical=logs-30d,non-critical=logs-7d: each profile gets a Flow to its tier's output (O-5); off when empty.", "critical=logs-30d,non-critical=logs-7d",
+		func(o *render.Options, v string) error { return setTierOutputs(&o.LoggingClusterOutputs, v) }},
+	{"grafana-instance-selector", "", "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).", "dashboards=grafana",
+		func(o *render.Options, v string) error { return setSelector(&o.GrafanaInstanceSelector, v) }},
+}
+
+// BindRender registers every flag of render.Options on fs, and sets o to their defaults. fs.Parse then
+// parses each value into o, and fails with the flag's name and the reason when one does not parse.
+func BindRender(fs *flag.FlagSet, o *render.Options) {
+	for _, f := range renderFlags {
+		if err := f.set(o, f.defaultValue); err != nil {
+			panic(fmt.Sprintf("the default of --%s does not parse: %v", f.name, err)) // caught by the package's tests
+		}
+		fs.Var(&renderValue{flag: f, options: o, text: f.defaultValue}, f.name, f.usage)
+	}
+}
+
+// RenderFlagNames are the names of the flags BindRender registers, for help texts and tests.
+func RenderFlagNames() []string {
+	names := make([]string, 0, len(renderFlags))
+	for _, f := range renderFlags {
+		names = append(names, f.name)
+	}
+	return names
+}
+
+// renderValue is the flag.Value of one renderFlag, writing into the bound options.
+type renderValue struct {
+	flag    renderFlag
+	options *render.Options
+	text    string
+}
+
+func (v *renderValue) String() string {
+	if v == nil { // the flag package calls String on a zero value to find out whether a default is worth printing
+		return ""
+	}
+	return v.text
+}
+
+func (v *renderValue) Set(s string) error {
+	if err := v.flag.set(v.options, s); err != nil {
+		return err
+	}
+	v.text = s
+	return nil
+}
+
+func setLabels(dst *map[string]string, v string) error {
+	m, err := labels.ConvertSelectorToLabelsMap(v) // checks each key and value as label syntax
+	if err != nil {
+		return err
+	}
+	if len(m) == 0 {
+		m = nil
+	}
+	*dst = m
+	return nil
+}
+
+func setNamespace(dst *string, v string) error {
+	if v != "" {
+		if errs := k8svalidation.IsDNS1123Label(v); len(errs) > 0 {
+			return fmt.Errorf("%q is not a namespace name: %s", v, strings.Join(errs, "; "))
+		}
+	}
+	*dst = v
+	return nil
+}
+
+func setDuration(dst *time.Duration, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return fmt.Errorf("%s is negative", v)
+	}
+	*dst = d
+	return nil
+}
+
+func setTierOutputs(dst *map[v1alpha1.Tier]string, v string) error {
+	if v == "" {
+		*dst = nil
+		return nil
+	}
+	pairs, err := labels.ConvertSelectorToLabelsMap(v)
+	if err != nil {
+		return err
+	}
+	outputs := map[v1alpha1.Tier]string{}
+	for tier, output := range pairs {
+		if tier != string(v1alpha1.TierCritical) && tier != string(v1alpha1.TierNonCritical) {
+			return fmt.Errorf("%q is not a tier (critical, non-critical)", tier)
+		}
+		if output == "" {
+			return fmt.Errorf("tier %s has no ClusterOutput", tier)
+		}
+		outputs[v1alpha1.Tier(tier)] = output
+	}
+	*dst = outputs
+	return nil
+}
+
+func setSelector(dst **metav1.LabelSelector, v string) error {
+	if v == "" {
+		*dst = nil
+		return nil
+	}
+	sel, err := metav1.ParseToLabelSelector(v)
+	if err != nil {
+		return err
+	}
+	*dst = sel
+	return nil
+}
