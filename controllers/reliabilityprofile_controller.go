@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
+	"github.com/reliability-operator/reliability-operator/internal/compliance"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
 	"github.com/reliability-operator/reliability-operator/internal/placement"
 	"github.com/reliability-operator/reliability-operator/internal/render"
@@ -91,6 +93,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 		if apierrors.IsNotFound(err) {
 			forgetPlacementMetrics(req.NamespacedName)
 			forgetUndecodable(req.NamespacedName)
+			forgetCompliance(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -191,8 +194,17 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 		rp.Status.Placement = nil
 		meta.RemoveStatusCondition(&rp.Status.Conditions, v1alpha1.SpotWithinLimitCondition)
 	}
+	// The verdicts read the status set above (children, logs, placement).
+	pdb, err := r.livePDB(ctx, rp)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading the PodDisruptionBudget: %w", err)
+	}
+	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Now: r.now().Time}
+	setComplianceStatus(rp, compliance.Evaluate(judged), r.now())
 	r.recordEvents(before, rp, results)
 	r.recordAuditEvents(rp, audits)
+	r.recordComplianceEvents(before, rp)
+	exportComplianceMetrics(rp)
 	if !equality.Semantic.DeepEqual(before.Status, rp.Status) {
 		if err := r.Client.Status().Patch(ctx, rp, client.MergeFrom(before)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)
@@ -201,10 +213,11 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if pruneErr != nil {
 		return ctrl.Result{}, pruneErr
 	}
-	if meta.IsStatusConditionTrue(rp.Status.Conditions, v1alpha1.DegradedCondition) {
-		return ctrl.Result{RequeueAfter: retryInterval}, nil
+	requeue := requeueForCompliance(judged)
+	if meta.IsStatusConditionTrue(rp.Status.Conditions, v1alpha1.DegradedCondition) && (requeue == 0 || requeue > retryInterval) {
+		requeue = retryInterval
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
 // recordEvents emits an Event for each drift found, for each child that newly entered Conflict or Failed,
@@ -346,6 +359,11 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 	for _, child := range childTypes {
 		if render.LivesOutsideProfileNamespace(child.GetObjectKind().GroupVersionKind()) {
 			b = b.Watches(child, handler.EnqueueRequestsFromMapFunc(profileOfLabels), builder.WithPredicates(specOrMetadata))
+			continue
+		}
+		if _, ok := child.(*policyv1.PodDisruptionBudget); ok {
+			// Its status, kept by the disruption controller, is what D-6 is judged on.
+			b = b.Owns(child, builder.WithPredicates(predicate.Or(specOrMetadata, pdbStatusChanged)))
 			continue
 		}
 		b = b.Owns(child, builder.WithPredicates(specOrMetadata))

@@ -605,10 +605,16 @@ type Exception struct {
 	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason"`
 
-	// Expires is the date after which the exception no longer holds, such as "2027-03-31". Rules are reviewed
-	// twice a year (F-3), so exceptions do not last forever.
+	// Expires is the last day the exception holds, such as "2027-03-31": at most 183 days after it is
+	// written. Rules are reviewed twice a year (F-3), so exceptions do not last forever. Once it has passed,
+	// the rule is judged again in status.compliance[].
 	// +kubebuilder:validation:Format=date
 	Expires string `json:"expires"`
+
+	// ApprovedBy names who agreed to the exception, such as a person or a review ticket (F-1).
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ApprovedBy string `json:"approvedBy,omitempty"`
 }
 
 // ChildState is the state of one child object.
@@ -674,6 +680,10 @@ const (
 	// was not available. kstatus then reports InProgress, as it does while observedGeneration lags the
 	// generation. Absent otherwise.
 	ReconcilingCondition = "Reconciling"
+	// CompliantCondition is True when every manifesto rule that applies to the service passes or is waived
+	// (status.compliance[]), False when one fails, Unknown when none fails and the operator cannot judge
+	// one. It does not affect Ready, which is about the children.
+	CompliantCondition = "Compliant"
 )
 
 // Condition reasons of a ReliabilityProfile.
@@ -706,6 +716,16 @@ const (
 	// RetryingReason (Reconciling): a child failed for a reason that passes on its own (a timeout, an API
 	// server that is busy or restarting); the operator retries it.
 	RetryingReason = "Retrying"
+	// RulesMetReason (Compliant=True): every rule that applies passes or is waived.
+	RulesMetReason = "RulesMet"
+	// RulesFailedReason (Compliant=False): at least one rule fails; the message names them.
+	RulesFailedReason = "RulesFailed"
+	// RulesUnknownReason (Compliant=Unknown): no rule fails, and the operator cannot judge some.
+	RulesUnknownReason = "RulesUnknown"
+	// RuleResultChangedReason (Event): the verdict on a rule changed.
+	RuleResultChangedReason = "RuleResultChanged"
+	// ExceptionExpiredReason (Event): an exception expired, and its rule is judged again.
+	ExceptionExpiredReason = "ExceptionExpired"
 	// HealthyReason: nothing is degraded.
 	HealthyReason = "Healthy"
 	// LoadedReason: Prometheus has loaded every rule group of the profile.
@@ -843,6 +863,18 @@ type ReliabilityProfileStatus struct {
 	// --spot-placement.
 	// +optional
 	Placement *PlacementStatus `json:"placement,omitempty"`
+
+	// Compliance is the verdict on each manifesto rule the operator can judge for the service, with
+	// spec.exceptions applied until they expire (F-1).
+	// +listType=map
+	// +listMapKey=rule
+	// +optional
+	Compliance []RuleVerdict `json:"compliance,omitempty"`
+
+	// ComplianceSummary is "met/judged": the rules that pass or are waived, of those that apply to the
+	// service (NotApplicable ones left out; Unknown ones count as not met), such as "9/11".
+	// +optional
+	ComplianceSummary string `json:"complianceSummary,omitempty"`
 }
 
 // ReliabilityProfile declares the reliability requirements of one service and is turned by the operator into
@@ -857,6 +889,7 @@ type ReliabilityProfileStatus struct {
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Drifted",type=string,JSONPath=`.status.conditions[?(@.type=="Drifted")].status`
+// +kubebuilder:printcolumn:name="Compliant",type=string,JSONPath=`.status.complianceSummary`,description="Manifesto rules met (passed or waived) of those that apply"
 // +kubebuilder:printcolumn:name="Budget",type=string,JSONPath=`.status.slos[0].errorBudgetRemaining`,description="Error budget left of the first SLO"
 // +kubebuilder:printcolumn:name="Spot",type=string,JSONPath=`.status.placement.fraction`,description="Share of the service's running pods on spot nodes"
 // +kubebuilder:printcolumn:name="Spot limit",type=string,JSONPath=`.status.placement.limit`,priority=1

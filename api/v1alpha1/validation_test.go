@@ -290,7 +290,7 @@ func TestValidProfilesAreAccepted(t *testing.T) {
 			p.set(t, `yaml:
 - rule: O-5
   reason: Payment disputes need three months of request logs.
-  expires: "2027-06-30"
+  expires: "2027-05-31"
 `, "spec", "exceptions")
 		}},
 		{"a critical log tier on a non-critical service keeps logs 30 days", func(t *testing.T, p profile) {

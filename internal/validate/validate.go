@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	apiextensions "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -35,6 +36,9 @@ import (
 
 // Validator holds the compiled rules of one version of a CRD.
 type Validator struct {
+	// Now dates the review of spec.exceptions, as the webhook's clock does; time.Now when nil.
+	Now func() time.Time
+
 	structural *structuralschema.Structural
 	schema     apiservervalidation.SchemaValidator
 	cel        *cel.Validator
@@ -179,7 +183,15 @@ func (v *Validator) Profile(obj map[string]any, opts render.Options) admission.V
 	if rp.Namespace == "" {
 		rp.Namespace = "default"
 	}
-	return admission.Review(rp, opts)
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	verdict := admission.Review(rp, opts)
+	exceptions := admission.ReviewExceptions(rp, nil, now()) // as a create: every exception is new
+	verdict.Errors = append(verdict.Errors, exceptions.Errors...)
+	verdict.Warnings = append(verdict.Warnings, exceptions.Warnings...)
+	return verdict
 }
 
 // Decode reads a checked document into the Go types the way the operator's client reads a stored object:

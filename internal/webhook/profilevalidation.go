@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +29,8 @@ const ProfileValidationPath = "/validate-reliability-dev-v1alpha1-reliabilitypro
 type ProfileValidation struct {
 	Decoder admission.Decoder
 	Render  render.Options
+	// Now is the clock that dates exceptions (spec.exceptions[].expires); time.Now when nil.
+	Now func() time.Time
 }
 
 var _ admission.Handler = &ProfileValidation{}
@@ -57,7 +60,21 @@ func (v *ProfileValidation) Handle(ctx context.Context, req admission.Request) (
 	if rp.Namespace == "" {
 		rp.Namespace = req.Namespace
 	}
+	var old *v1alpha1.ReliabilityProfile
+	if req.Operation == admissionv1.Update {
+		old = &v1alpha1.ReliabilityProfile{}
+		if err := v.Decoder.DecodeRaw(req.OldObject, old); err != nil {
+			old = nil // an old object the types cannot read: every exception is checked as new
+		}
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
 	verdict := reviewer.Review(rp, v.Render)
+	exceptions := reviewer.ReviewExceptions(rp, old, now())
+	verdict.Errors = append(verdict.Errors, exceptions.Errors...)
+	verdict.Warnings = append(verdict.Warnings, exceptions.Warnings...)
 	if len(verdict.Errors) > 0 {
 		return denied(rp, verdict, verdict.Denial())
 	}

@@ -1,0 +1,193 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/compliance"
+)
+
+var (
+	ruleResultMetric = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reliability_operator_rule_result",
+		Help: "1 for the verdict on each manifesto rule of each profile's service (result: Pass, Fail, Waived, NotApplicable, Unknown); status.compliance[] has the message.",
+	}, []string{"namespace", "profile", "service", "rule", "result"})
+	exceptionExpiryMetric = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reliability_operator_exception_expiry_timestamp_seconds",
+		Help: "When each exception of a profile stops holding (the end of its expires day, UTC), as a Unix time: `- time() < 14 * 86400` finds those expiring within 14 days.",
+	}, []string{"namespace", "profile", "service", "rule"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(ruleResultMetric, exceptionExpiryMetric)
+}
+
+func forgetComplianceMetrics(key types.NamespacedName) {
+	l := prometheus.Labels{"namespace": key.Namespace, "profile": key.Name}
+	ruleResultMetric.DeletePartialMatch(l)
+	exceptionExpiryMetric.DeletePartialMatch(l)
+}
+
+// forgetCompliance drops what is remembered of a deleted profile.
+func forgetCompliance(key types.NamespacedName) {
+	forgetComplianceMetrics(key)
+	judgedResults.Delete(key)
+}
+
+// livePDB is the profile's PodDisruptionBudget from the cache (no request), for D-6; nil when there is none.
+func (r *ReliabilityProfileReconciler) livePDB(ctx context.Context, rp *v1alpha1.ReliabilityProfile) (*policyv1.PodDisruptionBudget, error) {
+	pdb := &policyv1.PodDisruptionBudget{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: rp.Namespace, Name: rp.Name}, pdb)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !isOwnedBy(pdb, rp) {
+		return nil, nil // a foreign PDB of that name says nothing about the profile's
+	}
+	return pdb, nil
+}
+
+func isOwnedBy(obj metav1.Object, rp *v1alpha1.ReliabilityProfile) bool {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.UID == rp.UID {
+			return true
+		}
+	}
+	return false
+}
+
+// setComplianceStatus writes the verdicts into status.compliance[], keeping each rule's lastTransitionTime
+// while its result stays, the summary and the Compliant condition.
+func setComplianceStatus(rp *v1alpha1.ReliabilityProfile, verdicts []compliance.Verdict, now metav1.Time) {
+	st := &rp.Status
+	out := make([]v1alpha1.RuleVerdict, 0, len(verdicts))
+	for _, v := range verdicts {
+		entry := v1alpha1.RuleVerdict{Rule: v.Rule, Result: v.Result, Message: v.Message, LastTransitionTime: now}
+		if prev := findVerdict(st.Compliance, v.Rule); prev != nil && prev.Result == v.Result {
+			entry.LastTransitionTime = prev.LastTransitionTime
+		}
+		out = append(out, entry)
+	}
+	st.Compliance = out
+	st.ComplianceSummary = compliance.Summary(verdicts)
+
+	c := metav1.Condition{Type: v1alpha1.CompliantCondition, Status: metav1.ConditionTrue, Reason: v1alpha1.RulesMetReason,
+		Message: fmt.Sprintf("%s manifesto rules met.", st.ComplianceSummary)}
+	if failing := compliance.Failing(verdicts, v1alpha1.ComplianceFail); len(failing) > 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, v1alpha1.RulesFailedReason
+		c.Message = fmt.Sprintf("%s manifesto rules met; failing: %s.", st.ComplianceSummary, strings.Join(failing, ", "))
+	} else if unknown := compliance.Failing(verdicts, v1alpha1.ComplianceUnknown); len(unknown) > 0 {
+		c.Status, c.Reason = metav1.ConditionUnknown, v1alpha1.RulesUnknownReason
+		c.Message = fmt.Sprintf("%s manifesto rules met; not judged: %s (see status.compliance).", st.ComplianceSummary, strings.Join(unknown, ", "))
+	}
+	setCondition(st, c, rp.Generation, now)
+}
+
+func findVerdict(verdicts []v1alpha1.RuleVerdict, rule string) *v1alpha1.RuleVerdict {
+	for i := range verdicts {
+		if verdicts[i].Rule == rule {
+			return &verdicts[i]
+		}
+	}
+	return nil
+}
+
+// judgedResults remembers the last verdicts of each profile, by rule. The cache can hand a reconcile a
+// profile whose status is older than the last write (a child's event may overtake the profile's own), and a
+// change judged against that stale status would go without its Event; after a restart the status is all
+// there is.
+var judgedResults sync.Map // types.NamespacedName → map[string]v1alpha1.ComplianceResult
+
+// recordComplianceEvents emits an Event for each rule whose result changed since the last verdict (the
+// first verdicts of a profile are not changes), and ExceptionExpired when a waiver ended.
+func (r *ReliabilityProfileReconciler) recordComplianceEvents(before, after *v1alpha1.ReliabilityProfile) {
+	key := types.NamespacedName{Namespace: after.Namespace, Name: after.Name}
+	last := map[string]v1alpha1.ComplianceResult{}
+	if remembered, ok := judgedResults.Load(key); ok {
+		last = remembered.(map[string]v1alpha1.ComplianceResult)
+	} else {
+		for _, v := range before.Status.Compliance {
+			last[v.Rule] = v.Result
+		}
+	}
+	now := map[string]v1alpha1.ComplianceResult{}
+	for _, v := range after.Status.Compliance {
+		now[v.Rule] = v.Result
+		prev, seen := last[v.Rule]
+		if !seen || prev == v.Result {
+			continue
+		}
+		if prev == v1alpha1.ComplianceWaived && v.Result != v1alpha1.CompliancePass && v.Result != v1alpha1.ComplianceNotApplicable {
+			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, v1alpha1.ExceptionExpiredReason, "Judge",
+				"%s: the exception no longer holds; %s: %s", v.Rule, v.Result, v.Message)
+			continue
+		}
+		eventType := corev1.EventTypeNormal
+		if v.Result == v1alpha1.ComplianceFail {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(after, nil, eventType, v1alpha1.RuleResultChangedReason, "Judge",
+			"%s: %s → %s: %s", v.Rule, prev, v.Result, v.Message)
+	}
+	judgedResults.Store(key, now)
+}
+
+// exportComplianceMetrics sets one series per rule with its current result, and the exceptions' expiry.
+func exportComplianceMetrics(rp *v1alpha1.ReliabilityProfile) {
+	key := types.NamespacedName{Namespace: rp.Namespace, Name: rp.Name}
+	forgetComplianceMetrics(key)
+	for _, v := range rp.Status.Compliance {
+		ruleResultMetric.WithLabelValues(rp.Namespace, rp.Name, rp.Spec.Service, v.Rule, string(v.Result)).Set(1)
+	}
+	for _, e := range rp.Spec.Exceptions {
+		if end, ok := compliance.ExceptionEnd(e); ok {
+			exceptionExpiryMetric.WithLabelValues(rp.Namespace, rp.Name, rp.Spec.Service, e.Rule).Set(float64(end.Unix()))
+		}
+	}
+}
+
+// requeueForCompliance is how long until a verdict can change by the clock alone (an exception ending, a
+// drill falling due), capped so that a date far ahead does not overflow the work queue's timer; 0 for none.
+func requeueForCompliance(s compliance.Snapshot) time.Duration {
+	next := compliance.NextChange(s)
+	if next.IsZero() {
+		return 0
+	}
+	return min(next.Sub(s.Now)+time.Second, 24*time.Hour)
+}
+
+// pdbStatusChanged lets through the PodDisruptionBudget status updates that change D-6's verdict.
+var pdbStatusChanged = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*policyv1.PodDisruptionBudget)
+		cur, okNew := e.ObjectNew.(*policyv1.PodDisruptionBudget)
+		if !okOld || !okNew {
+			return false
+		}
+		o, n := old.Status, cur.Status
+		return o.ObservedGeneration != n.ObservedGeneration || o.DisruptionsAllowed != n.DisruptionsAllowed ||
+			o.ExpectedPods != n.ExpectedPods || o.CurrentHealthy != n.CurrentHealthy
+	},
+}

@@ -1,0 +1,139 @@
+package controllers_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+)
+
+func verdictIs(ns, rule string, result v1alpha1.ComplianceResult, contains string) func() error {
+	return func() error {
+		rp := &v1alpha1.ReliabilityProfile{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, rp); err != nil {
+			return err
+		}
+		for _, v := range rp.Status.Compliance {
+			if v.Rule == rule {
+				if v.Result != result || !strings.Contains(v.Message, contains) {
+					return fmt.Errorf("%s is %s (%s), want %s mentioning %q", rule, v.Result, v.Message, result, contains)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no verdict on %s in %+v", rule, rp.Status.Compliance)
+	}
+}
+
+// ruleResultSeries is the value of reliability_operator_rule_result for the profile's rule and result.
+func ruleResultSeries(ns, rule, result string) func() error {
+	return func() error {
+		families, err := metrics.Registry.Gather()
+		if err != nil {
+			return err
+		}
+		var seen []string
+		for _, f := range families {
+			if f.GetName() != "reliability_operator_rule_result" {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				l := map[string]string{}
+				for _, p := range m.GetLabel() {
+					l[p.GetName()] = p.GetValue()
+				}
+				if l["namespace"] != ns || l["rule"] != rule {
+					continue
+				}
+				seen = append(seen, l["result"])
+				if l["result"] == result && m.GetGauge().GetValue() == 1 {
+					if len(seen) > 1 {
+						return fmt.Errorf("more than one result series for %s: %v", rule, seen)
+					}
+					continue
+				}
+			}
+		}
+		if len(seen) != 1 || seen[0] != result {
+			return fmt.Errorf("series of %s: results %v, want only %s", rule, seen, result)
+		}
+		return nil
+	}
+}
+
+// setPDBStatus writes the PodDisruptionBudget's status as Kubernetes' disruption controller would (envtest
+// runs no controller manager).
+func setPDBStatus(t *testing.T, ns string, expected, healthy, allowed int32) {
+	t.Helper()
+	eventually(t, "PDB status written", func() error {
+		pdb := &policyv1.PodDisruptionBudget{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, pdb); err != nil {
+			return err
+		}
+		pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, ExpectedPods: expected,
+			CurrentHealthy: healthy, DesiredHealthy: expected - allowed, DisruptionsAllowed: allowed}
+		return k8s.Status().Update(ctx, pdb)
+	})
+}
+
+// TestAPDBThatBlocksDrainsFailsD6 judges D-6 on the PodDisruptionBudget's live status: unknown before the
+// disruption controller reports, failing while no disruption is allowed, passing once one is, with an Event
+// and the rule's series following each change.
+func TestAPDBThatBlocksDrainsFailsD6(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+	eventually(t, "D-6 unknown", verdictIs(ns, v1alpha1.RuleD6, v1alpha1.ComplianceUnknown, "no status"))
+	eventually(t, "S-4 passes", verdictIs(ns, v1alpha1.RuleS4, v1alpha1.CompliancePass, "NetworkPolicy checkout"))
+	eventually(t, "O-8 fails", verdictIs(ns, v1alpha1.RuleO8, v1alpha1.ComplianceFail, "No version metric"))
+
+	setPDBStatus(t, ns, 1, 1, 0)
+	eventually(t, "D-6 fails", verdictIs(ns, v1alpha1.RuleD6, v1alpha1.ComplianceFail, "allows no disruption with 1 of 1 pods healthy"))
+	eventually(t, "D-6 event", hasEvent(ns, v1alpha1.RuleResultChangedReason, "D-6: Unknown → Fail"))
+	eventually(t, "D-6 series", ruleResultSeries(ns, v1alpha1.RuleD6, "Fail"))
+	eventually(t, "Compliant=False", conditionIs(ns, "checkout", v1alpha1.CompliantCondition, "False", v1alpha1.RulesFailedReason))
+
+	setPDBStatus(t, ns, 3, 3, 1)
+	eventually(t, "D-6 passes", verdictIs(ns, v1alpha1.RuleD6, v1alpha1.CompliancePass, "3 of 3 pods healthy"))
+	eventually(t, "D-6 series", ruleResultSeries(ns, v1alpha1.RuleD6, "Pass"))
+	rp := getProfile(t, ns, "checkout")
+	if rp.Status.ComplianceSummary == "" || !strings.Contains(conditionMessage(rp, v1alpha1.CompliantCondition), rp.Status.ComplianceSummary) {
+		t.Errorf("summary %q not in the Compliant condition %q", rp.Status.ComplianceSummary, conditionMessage(rp, v1alpha1.CompliantCondition))
+	}
+}
+
+func conditionMessage(rp *v1alpha1.ReliabilityProfile, condType string) string {
+	for _, c := range rp.Status.Conditions {
+		if c.Type == condType {
+			return c.Message
+		}
+	}
+	return ""
+}
+
+// TestAnExpiredExceptionNoLongerWaivesItsRule: a critical service without a runbook is Waived on R-4 while its
+// exception holds; once the exception's date has passed, R-4 fails and an ExceptionExpired Event says so.
+func TestAnExpiredExceptionNoLongerWaivesItsRule(t *testing.T) {
+	ns := newNamespace(t)
+	rp := newProfile(ns)
+	rp.Spec.Tier = v1alpha1.TierCritical
+	until := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
+	rp.Spec.Exceptions = []v1alpha1.Exception{{Rule: v1alpha1.RuleR4, Reason: "The runbook is being written", Expires: until, ApprovedBy: "sre-lead"}}
+	createProfile(t, rp)
+	eventually(t, "R-4 waived", verdictIs(ns, v1alpha1.RuleR4, v1alpha1.ComplianceWaived, "Waived until "+until+", approved by sre-lead"))
+	eventually(t, "R-4 series", ruleResultSeries(ns, v1alpha1.RuleR4, "Waived"))
+
+	// The date passes: here, the exception is rewritten with yesterday's date, which admission allows with a
+	// warning.
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	editObject(t, client.ObjectKey{Namespace: ns, Name: "checkout"}, rp, func() { rp.Spec.Exceptions[0].Expires = yesterday })
+	eventually(t, "R-4 fails", verdictIs(ns, v1alpha1.RuleR4, v1alpha1.ComplianceFail, "expired on "+yesterday))
+	eventually(t, "expiry event", hasEvent(ns, v1alpha1.ExceptionExpiredReason, "R-4: the exception no longer holds"))
+	eventually(t, "R-4 series", ruleResultSeries(ns, v1alpha1.RuleR4, "Fail"))
+}

@@ -1,0 +1,181 @@
+package compliance
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	policyv1 "k8s.io/api/policy/v1"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+)
+
+var today = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// profile is a critical service that meets every rule the operator judges, with its children in sync.
+func profile() *v1alpha1.ReliabilityProfile {
+	rp := &v1alpha1.ReliabilityProfile{}
+	rp.Name, rp.Namespace, rp.Generation = "checkout", "shop", 1
+	rp.Spec = v1alpha1.ReliabilityProfileSpec{
+		Service: "checkout", Tier: v1alpha1.TierCritical,
+		Metrics: v1alpha1.MetricsSpec{Port: 8067, Path: "/metrics", VersionMetric: "checkout_build_info"},
+		SLOs: []v1alpha1.SLO{
+			{Name: "availability", Objective: "99.9", ExternalObjective: "99.5", Indicator: v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{Errors: "e", Total: "t"}}},
+			{Name: "latency", Objective: "99", Indicator: v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{Histogram: "h", Threshold: "0.3"}}},
+		},
+		Network:          &v1alpha1.NetworkSpec{},
+		DisasterRecovery: &v1alpha1.DisasterRecoverySpec{RunbookURL: "https://runbooks.example.com/checkout", LastRestoreTest: "2026-11-01"},
+	}
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget"} {
+		rp.Status.Resources = append(rp.Status.Resources, v1alpha1.ChildStatus{Kind: kind, Name: "checkout", State: v1alpha1.ChildInSync})
+	}
+	rp.Status.Logs = &v1alpha1.LogsStatus{Tier: v1alpha1.TierCritical, Retention: "30d", Backend: "loki", Enforced: true}
+	rp.Status.Placement = &v1alpha1.PlacementStatus{Limit: "0", Spot: 0, Total: 3, Fraction: "0"}
+	return rp
+}
+
+func healthyPDB() *policyv1.PodDisruptionBudget {
+	return &policyv1.PodDisruptionBudget{Status: policyv1.PodDisruptionBudgetStatus{ExpectedPods: 3, CurrentHealthy: 3, DesiredHealthy: 2, DisruptionsAllowed: 1}}
+}
+
+func verdictOf(t *testing.T, verdicts []Verdict, rule string) Verdict {
+	t.Helper()
+	i := slices.IndexFunc(verdicts, func(v Verdict) bool { return v.Rule == rule })
+	if i < 0 {
+		t.Fatalf("no verdict on %s", rule)
+	}
+	return verdicts[i]
+}
+
+func TestAServiceThatMeetsEveryRulePassesEach(t *testing.T) {
+	verdicts := Evaluate(Snapshot{Profile: profile(), PDB: healthyPDB(), Now: today})
+	for _, v := range verdicts {
+		if v.Result != v1alpha1.CompliancePass {
+			t.Errorf("%s: %s (%s), want Pass", v.Rule, v.Result, v.Message)
+		}
+	}
+	if got := Summary(verdicts); got != "13/13" {
+		t.Errorf("summary %s, want 13/13", got)
+	}
+}
+
+func TestEachCheckFailsOnWhatBreaksItsRule(t *testing.T) {
+	tests := []struct {
+		rule    string
+		want    v1alpha1.ComplianceResult
+		message string // a part of the message
+		breakIt func(*Snapshot)
+	}{
+		{v1alpha1.RuleD6, v1alpha1.ComplianceFail, "allows no disruption", func(s *Snapshot) { s.PDB.Status.DisruptionsAllowed = 0 }},
+		{v1alpha1.RuleD6, v1alpha1.ComplianceFail, "at least two replicas", func(s *Snapshot) {
+			s.PDB.Status.ExpectedPods, s.PDB.Status.CurrentHealthy = 1, 1
+		}},
+		{v1alpha1.RuleD6, v1alpha1.ComplianceUnknown, "matches no pod", func(s *Snapshot) { s.PDB.Status = policyv1.PodDisruptionBudgetStatus{} }},
+		{v1alpha1.RuleD6, v1alpha1.ComplianceFail, "Conflict", func(s *Snapshot) { s.Profile.Status.Resources[3].State = v1alpha1.ChildConflict }},
+		{v1alpha1.RuleO2, v1alpha1.ComplianceFail, "service=checkout", func(s *Snapshot) { s.Profile.Status.Resources[0].State = v1alpha1.ChildFailed }},
+		{v1alpha1.RuleO5, v1alpha1.ComplianceFail, "not enforced", func(s *Snapshot) { s.Profile.Status.Logs.Enforced = false }},
+		{v1alpha1.RuleO5, v1alpha1.ComplianceUnknown, "No log backend", func(s *Snapshot) {
+			s.Profile.Status.Logs = &v1alpha1.LogsStatus{Tier: v1alpha1.TierCritical, Retention: "30d", Message: "No log backend is configured."}
+		}},
+		{v1alpha1.RuleO6, v1alpha1.ComplianceFail, "/metrics", func(s *Snapshot) { s.Profile.Spec.Metrics.Path = "/stats" }},
+		{v1alpha1.RuleO7, v1alpha1.ComplianceFail, "port 9090", func(s *Snapshot) { s.Profile.Spec.Metrics.Port = 9090 }},
+		{v1alpha1.RuleO8, v1alpha1.ComplianceFail, "versionMetric", func(s *Snapshot) { s.Profile.Spec.Metrics.VersionMetric = "" }},
+		{v1alpha1.RuleO9, v1alpha1.ComplianceFail, "no a latency SLO", func(s *Snapshot) { s.Profile.Spec.SLOs = s.Profile.Spec.SLOs[:1] }},
+		{v1alpha1.RuleP3, v1alpha1.ComplianceFail, "above the limit", func(s *Snapshot) {
+			s.Profile.Status.Placement = &v1alpha1.PlacementStatus{Limit: "0.5", Spot: 2, Total: 3, Fraction: "0.667"}
+		}},
+		{v1alpha1.RuleP3, v1alpha1.ComplianceUnknown, "--spot-placement", func(s *Snapshot) { s.Profile.Status.Placement = nil }},
+		{v1alpha1.RuleR1, v1alpha1.ComplianceNotApplicable, "external objective", func(s *Snapshot) { s.Profile.Spec.SLOs[0].ExternalObjective = "" }},
+		{v1alpha1.RuleR2, v1alpha1.ComplianceFail, "no SLO", func(s *Snapshot) { s.Profile.Spec.SLOs = nil }},
+		{v1alpha1.RuleR3, v1alpha1.ComplianceFail, "was due on 2027-01-30", func(s *Snapshot) { s.Now = time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC) }},
+		{v1alpha1.RuleR3, v1alpha1.ComplianceFail, "No restore drill", func(s *Snapshot) { s.Profile.Spec.DisasterRecovery.LastRestoreTest = "" }},
+		{v1alpha1.RuleR4, v1alpha1.ComplianceFail, "without a disaster-recovery runbook", func(s *Snapshot) { s.Profile.Spec.DisasterRecovery.RunbookURL = "" }},
+		{v1alpha1.RuleR4, v1alpha1.ComplianceNotApplicable, "critical services", func(s *Snapshot) {
+			s.Profile.Spec.Tier, s.Profile.Spec.DisasterRecovery.RunbookURL = v1alpha1.TierNonCritical, ""
+		}},
+		{v1alpha1.RuleS4, v1alpha1.ComplianceFail, "no spec.network", func(s *Snapshot) { s.Profile.Spec.Network = nil }},
+		{v1alpha1.RuleS4, v1alpha1.ComplianceFail, "Missing", func(s *Snapshot) { s.Profile.Status.Resources[2].State = v1alpha1.ChildMissing }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.rule+" "+string(tt.want)+" "+tt.message, func(t *testing.T) {
+			s := Snapshot{Profile: profile(), PDB: healthyPDB(), Now: today}
+			tt.breakIt(&s)
+			verdicts := Evaluate(s)
+			v := verdictOf(t, verdicts, tt.rule)
+			if v.Result != tt.want || !strings.Contains(v.Message, tt.message) {
+				t.Errorf("%s: %s %q, want %s mentioning %q", tt.rule, v.Result, v.Message, tt.want, tt.message)
+			}
+			// What breaks one rule leaves the others passing, except those that read the same thing.
+			also := map[string][]string{
+				v1alpha1.RuleO2: {v1alpha1.RuleO6, v1alpha1.RuleO7}, // the ServiceMonitor
+				v1alpha1.RuleR2: {v1alpha1.RuleO9, v1alpha1.RuleR1}, // no SLO at all
+			}[tt.rule]
+			for _, other := range verdicts {
+				if other.Rule != tt.rule && other.Result != v1alpha1.CompliancePass && !slices.Contains(also, other.Rule) {
+					t.Errorf("breaking %s also changed %s: %s (%s)", tt.rule, other.Rule, other.Result, other.Message)
+				}
+			}
+		})
+	}
+}
+
+func TestAnExceptionWaivesItsRuleUntilItExpires(t *testing.T) {
+	rp := profile()
+	rp.Spec.DisasterRecovery.RunbookURL = ""
+	rp.Spec.Exceptions = []v1alpha1.Exception{{Rule: v1alpha1.RuleR4, Reason: "Runbook in review", Expires: "2026-12-31", ApprovedBy: "sre-lead"}}
+	s := Snapshot{Profile: rp, PDB: healthyPDB(), Now: today}
+
+	v := verdictOf(t, Evaluate(s), v1alpha1.RuleR4)
+	if v.Result != v1alpha1.ComplianceWaived || !strings.Contains(v.Message, "until 2026-12-31, approved by sre-lead: Runbook in review") {
+		t.Errorf("in force: %s %q, want Waived naming expiry, approver and reason", v.Result, v.Message)
+	}
+	if got := Summary(Evaluate(s)); got != "13/13" {
+		t.Errorf("a waived rule counts as met: summary %s", got)
+	}
+	// The exception holds through its last day, and the controller is told to look again when it ends.
+	if next := NextChange(s); !next.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("next change %s, want the end of 2026-12-31", next)
+	}
+	s.Now = time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)
+	if v := verdictOf(t, Evaluate(s), v1alpha1.RuleR4); v.Result != v1alpha1.ComplianceWaived {
+		t.Errorf("on its last day: %s, want Waived", v.Result)
+	}
+	s.Now = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	v = verdictOf(t, Evaluate(s), v1alpha1.RuleR4)
+	if v.Result != v1alpha1.ComplianceFail || !strings.Contains(v.Message, "expired on 2026-12-31") {
+		t.Errorf("expired: %s %q, want Fail saying the exception expired", v.Result, v.Message)
+	}
+	// An exception for a rule that passes changes nothing.
+	rp.Spec.Exceptions = []v1alpha1.Exception{{Rule: v1alpha1.RuleO7, Reason: "Not needed", Expires: "2026-12-31"}}
+	if v := verdictOf(t, Evaluate(s), v1alpha1.RuleO7); v.Result != v1alpha1.CompliancePass {
+		t.Errorf("an exception made a passing rule %s", v.Result)
+	}
+}
+
+func TestJudgedRulesAreManifestoRules(t *testing.T) {
+	for _, r := range JudgedRules() {
+		if !slices.Contains(v1alpha1.ManifestoRules, r) {
+			t.Errorf("%s is judged but is no rule of the manifesto", r)
+		}
+	}
+}
+
+// The CRD's list of rule ids for spec.exceptions[].rule is v1alpha1.ManifestoRules.
+func TestTheCRDKnowsTheManifestoRules(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "reliability.dev_reliabilityprofiles.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`self in \[((?:'[A-Z]-[0-9]+',?\s*)+)\]`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("the CRD has no list of rule ids")
+	}
+	ids := regexp.MustCompile(`[A-Z]-[0-9]+`).FindAllString(string(m[1]), -1)
+	if !slices.Equal(ids, v1alpha1.ManifestoRules) {
+		t.Errorf("the CRD lists %v, v1alpha1.ManifestoRules %v", ids, v1alpha1.ManifestoRules)
+	}
+}
