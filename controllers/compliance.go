@@ -3,12 +3,15 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -18,10 +21,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/compliance"
 )
+
+// Compliance reads, never writes, what S-2 and S-3 judge:
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch
 
 var (
 	ruleResultMetric = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -48,6 +57,58 @@ func forgetComplianceMetrics(key types.NamespacedName) {
 func forgetCompliance(key types.NamespacedName) {
 	forgetComplianceMetrics(key)
 	judgedResults.Delete(key)
+}
+
+// gatherCluster reads from the cache what S-2 and S-3 judge in the profile's namespace: its Services,
+// Ingresses and workloads, as the cache keeps them (see internal/operator's inventory cache).
+func (r *ReliabilityProfileReconciler) gatherCluster(ctx context.Context, rp *v1alpha1.ReliabilityProfile) (*compliance.Cluster, error) {
+	in := client.InNamespace(rp.Namespace)
+	c := &compliance.Cluster{}
+	services := &corev1.ServiceList{}
+	ingresses := &networkingv1.IngressList{}
+	deployments := &appsv1.DeploymentList{}
+	statefulSets := &appsv1.StatefulSetList{}
+	daemonSets := &appsv1.DaemonSetList{}
+	for _, list := range []client.ObjectList{services, ingresses, deployments, statefulSets, daemonSets} {
+		if err := r.Client.List(ctx, list, in); err != nil {
+			return nil, err
+		}
+	}
+	c.Services, c.Ingresses = services.Items, ingresses.Items
+	for _, d := range deployments.Items {
+		c.Workloads = append(c.Workloads, compliance.Workload{Kind: "Deployment", Name: d.Name, Template: d.Spec.Template})
+	}
+	for _, s := range statefulSets.Items {
+		c.Workloads = append(c.Workloads, compliance.Workload{Kind: "StatefulSet", Name: s.Name, Template: s.Spec.Template})
+	}
+	for _, d := range daemonSets.Items {
+		c.Workloads = append(c.Workloads, compliance.Workload{Kind: "DaemonSet", Name: d.Name, Template: d.Spec.Template})
+	}
+	return c, nil
+}
+
+// profilesOfNamespace enqueues every profile of an object's namespace: a Service, Ingress or workload that
+// changed may change their S-2 or S-3 verdicts.
+func (r *ReliabilityProfileReconciler) profilesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &v1alpha1.ReliabilityProfileList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, rp := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rp.Namespace, Name: rp.Name}})
+	}
+	return out
+}
+
+// serviceExposureChanged lets through Service updates that change what S-2 reads (Services have no
+// generation).
+var serviceExposureChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*corev1.Service)
+		cur, okNew := e.ObjectNew.(*corev1.Service)
+		return okOld && okNew && (old.Spec.Type != cur.Spec.Type || !maps.Equal(old.Spec.Selector, cur.Spec.Selector))
+	},
 }
 
 // livePDB is the profile's PodDisruptionBudget from the cache (no request), for D-6; nil when there is none.

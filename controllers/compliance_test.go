@@ -6,7 +6,11 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -136,4 +140,53 @@ func TestAnExpiredExceptionNoLongerWaivesItsRule(t *testing.T) {
 	eventually(t, "R-4 fails", verdictIs(ns, v1alpha1.RuleR4, v1alpha1.ComplianceFail, "expired on "+yesterday))
 	eventually(t, "expiry event", hasEvent(ns, v1alpha1.ExceptionExpiredReason, "R-4: the exception no longer holds"))
 	eventually(t, "R-4 series", ruleResultSeries(ns, v1alpha1.RuleR4, "Fail"))
+}
+
+// TestALoadBalancerAndALiteralPasswordFailS2AndS3: a LoadBalancer Service in front of a service that is not
+// declared public fails S-2 until the profile declares it; a Deployment with DB_PASSWORD written literally
+// fails S-3, naming the workload and the variable, never the value, until it comes from a Secret.
+func TestALoadBalancerAndALiteralPasswordFailS2AndS3(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+	eventually(t, "S-2 passes", verdictIs(ns, v1alpha1.RuleS2, v1alpha1.CompliancePass, "No LoadBalancer"))
+	eventually(t, "S-3 unknown", verdictIs(ns, v1alpha1.RuleS3, v1alpha1.ComplianceUnknown, "No Deployment"))
+
+	lb := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "checkout-public", Namespace: ns},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "checkout"},
+			Ports: []corev1.ServicePort{{Port: 443, TargetPort: intstr.FromInt32(8443)}}}}
+	if err := k8s.Create(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "S-2 fails", verdictIs(ns, v1alpha1.RuleS2, v1alpha1.ComplianceFail, "Service/checkout-public (LoadBalancer)"))
+	eventually(t, "S-2 event", hasEvent(ns, v1alpha1.RuleResultChangedReason, "S-2: Pass → Fail"))
+	rp := getProfile(t, ns, "checkout")
+	editObject(t, client.ObjectKey{Namespace: ns, Name: "checkout"}, rp, func() {
+		rp.Spec.Public = &v1alpha1.PublicExposure{Reason: "the storefront customers reach"}
+	})
+	eventually(t, "S-2 passes as declared", verdictIs(ns, v1alpha1.RuleS2, v1alpha1.CompliancePass, "Public as declared (the storefront customers reach)"))
+
+	const password = "hunter2-do-not-print"
+	deploy := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:1",
+					Env: []corev1.EnvVar{{Name: "DB_PASSWORD", Value: password}, {Name: "LOG_LEVEL", Value: "info"}}}}},
+			}}}
+	if err := k8s.Create(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "S-3 fails", verdictIs(ns, v1alpha1.RuleS3, v1alpha1.ComplianceFail, "Deployment/checkout container app: DB_PASSWORD"))
+	for _, v := range getProfile(t, ns, "checkout").Status.Compliance {
+		if strings.Contains(v.Message, password) {
+			t.Errorf("%s's message shows the secret: %s", v.Rule, v.Message)
+		}
+	}
+	editObject(t, client.ObjectKey{Namespace: ns, Name: "checkout"}, deploy, func() {
+		deploy.Spec.Template.Spec.Containers[0].Env[0] = corev1.EnvVar{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}}
+	})
+	eventually(t, "S-3 passes", verdictIs(ns, v1alpha1.RuleS3, v1alpha1.CompliancePass, "Deployment/checkout"))
 }

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -199,7 +201,11 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading the PodDisruptionBudget: %w", err)
 	}
-	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Now: r.now().Time}
+	inventory, err := r.gatherCluster(ctx, rp)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading the namespace's Services, Ingresses and workloads: %w", err)
+	}
+	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Now: r.now().Time}
 	setComplianceStatus(rp, compliance.Evaluate(judged), r.now())
 	r.recordEvents(before, rp, results)
 	r.recordAuditEvents(rp, audits)
@@ -368,6 +374,13 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		}
 		b = b.Owns(child, builder.WithPredicates(specOrMetadata))
 	}
+	// What S-2 and S-3 read; the cache keeps only the fields they need (internal/operator).
+	byNamespace := handler.EnqueueRequestsFromMapFunc(r.profilesOfNamespace)
+	b = b.Watches(&corev1.Service{}, byNamespace, builder.WithPredicates(serviceExposureChanged)).
+		Watches(&networkingv1.Ingress{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&appsv1.Deployment{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&appsv1.StatefulSet{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&appsv1.DaemonSet{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	if r.ObservationEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
 	}

@@ -16,6 +16,8 @@ const (
 	RuleR2 = "R-2" // a dedicated SLO target above the external one
 	RuleR3 = "R-3" // game days and restore drills, measured
 	RuleR4 = "R-4" // a disaster-recovery plan and runbook
+	RuleS2 = "S-2" // nothing public that should not be
+	RuleS3 = "S-3" // secrets in secret stores, not in manifests
 	RuleS4 = "S-4" // network access limited to the sources needed
 	RuleD6 = "D-6" // a service can be turned off and on (drains) without harming others
 )

@@ -75,6 +75,12 @@ type ReliabilityProfileSpec struct {
 	// +optional
 	Network *NetworkSpec `json:"network,omitempty"`
 
+	// Public declares that the service is meant to be reached from the public internet, and why (S-2): a
+	// LoadBalancer or NodePort Service or an Ingress in front of the service then passes S-2. Omitted, any
+	// of those fails it.
+	// +optional
+	Public *PublicExposure `json:"public,omitempty"`
+
 	// Disruption is the service's PodDisruptionBudget. Omitted, it is `maxUnavailable: 1`, which never blocks a
 	// node drain and lets the service scale to zero (D-6).
 	// +kubebuilder:default={maxUnavailable: 1}
@@ -591,6 +597,14 @@ type DashboardSpec struct {
 	// +kubebuilder:validation:MaxLength=140
 	// +optional
 	Folder string `json:"folder,omitempty"`
+}
+
+// PublicExposure is why a service faces the public internet (S-2).
+type PublicExposure struct {
+	// Reason says why the service must be public, for the people who review it, such as "the storefront".
+	// +kubebuilder:validation:MinLength=10
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason"`
 }
 
 // Exception records an agreed deviation from one manifesto rule (F-1).

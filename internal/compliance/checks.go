@@ -25,6 +25,8 @@ var Checks = []Check{
 	{v1alpha1.RuleR2, checkOwnTarget},
 	{v1alpha1.RuleR3, checkRestoreDrill},
 	{v1alpha1.RuleR4, checkRecoveryPlan},
+	{v1alpha1.RuleS2, checkExposure},
+	{v1alpha1.RuleS3, checkSecrets},
 	{v1alpha1.RuleS4, checkNetworkPolicy},
 }
 

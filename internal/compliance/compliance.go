@@ -16,6 +16,7 @@ import (
 type Snapshot struct {
 	Profile *v1alpha1.ReliabilityProfile
 	PDB     *policyv1.PodDisruptionBudget
+	Cluster *Cluster
 	Now     time.Time
 }
 

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
@@ -22,6 +25,7 @@ func profile() *v1alpha1.ReliabilityProfile {
 	rp.Name, rp.Namespace, rp.Generation = "checkout", "shop", 1
 	rp.Spec = v1alpha1.ReliabilityProfileSpec{
 		Service: "checkout", Tier: v1alpha1.TierCritical,
+		Selector: v1alpha1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
 		Metrics: v1alpha1.MetricsSpec{Port: 8067, Path: "/metrics", VersionMetric: "checkout_build_info"},
 		SLOs: []v1alpha1.SLO{
 			{Name: "availability", Objective: "99.9", ExternalObjective: "99.5", Indicator: v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{Errors: "e", Total: "t"}}},
@@ -38,6 +42,22 @@ func profile() *v1alpha1.ReliabilityProfile {
 	return rp
 }
 
+// cluster has the service behind a ClusterIP Service and its password from a Secret.
+func cluster() *Cluster {
+	return &Cluster{
+		Services: []corev1.Service{{ObjectMeta: metav1.ObjectMeta{Name: "checkout"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: map[string]string{"app": "checkout"}}}},
+		Workloads: []Workload{{Kind: "Deployment", Name: "checkout", Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout", "pod-template-hash": "x"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Env: []corev1.EnvVar{
+				{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Key: "password"}}},
+				{Name: "DB_PASSWORD_FILE", Value: "/run/secrets/db"},
+				{Name: "LOG_LEVEL", Value: "info"},
+			}}}},
+		}}},
+	}
+}
+
 func healthyPDB() *policyv1.PodDisruptionBudget {
 	return &policyv1.PodDisruptionBudget{Status: policyv1.PodDisruptionBudgetStatus{ExpectedPods: 3, CurrentHealthy: 3, DesiredHealthy: 2, DisruptionsAllowed: 1}}
 }
@@ -52,13 +72,13 @@ func verdictOf(t *testing.T, verdicts []Verdict, rule string) Verdict {
 }
 
 func TestAServiceThatMeetsEveryRulePassesEach(t *testing.T) {
-	verdicts := Evaluate(Snapshot{Profile: profile(), PDB: healthyPDB(), Now: today})
+	verdicts := Evaluate(Snapshot{Profile: profile(), PDB: healthyPDB(), Cluster: cluster(), Now: today})
 	for _, v := range verdicts {
 		if v.Result != v1alpha1.CompliancePass {
 			t.Errorf("%s: %s (%s), want Pass", v.Rule, v.Result, v.Message)
 		}
 	}
-	if got := Summary(verdicts); got != "13/13" {
+	if got := Summary(verdicts); got != "15/15" {
 		t.Errorf("summary %s, want 13/13", got)
 	}
 }
@@ -97,12 +117,36 @@ func TestEachCheckFailsOnWhatBreaksItsRule(t *testing.T) {
 		{v1alpha1.RuleR4, v1alpha1.ComplianceNotApplicable, "critical services", func(s *Snapshot) {
 			s.Profile.Spec.Tier, s.Profile.Spec.DisasterRecovery.RunbookURL = v1alpha1.TierNonCritical, ""
 		}},
+		{v1alpha1.RuleS2, v1alpha1.ComplianceFail, "Service/checkout (LoadBalancer)", func(s *Snapshot) {
+			s.Cluster.Services[0].Spec.Type = corev1.ServiceTypeLoadBalancer
+		}},
+		{v1alpha1.RuleS2, v1alpha1.ComplianceFail, "Ingress/shop (to Service/checkout)", func(s *Snapshot) {
+			s.Cluster.Ingresses = []networkingv1.Ingress{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}, Spec: networkingv1.IngressSpec{
+				DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "checkout"}}}}}
+		}},
+		{v1alpha1.RuleS2, v1alpha1.CompliancePass, "Public as declared (the storefront", func(s *Snapshot) {
+			s.Cluster.Services[0].Spec.Type = corev1.ServiceTypeNodePort
+			s.Profile.Spec.Public = &v1alpha1.PublicExposure{Reason: "the storefront customers use"}
+		}},
+		{v1alpha1.RuleS2, v1alpha1.CompliancePass, "No LoadBalancer", func(s *Snapshot) {
+			// A LoadBalancer of another service does not count.
+			s.Cluster.Services = append(s.Cluster.Services, corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "cart"},
+				Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "cart"}}})
+		}},
+		{v1alpha1.RuleS2, v1alpha1.ComplianceUnknown, "not read", func(s *Snapshot) { s.Cluster = nil }},
+		{v1alpha1.RuleS3, v1alpha1.ComplianceFail, "Deployment/checkout container app: API_TOKEN", func(s *Snapshot) {
+			c := &s.Cluster.Workloads[0].Template.Spec.Containers[0]
+			c.Env = append(c.Env, corev1.EnvVar{Name: "API_TOKEN", Value: "*"})
+		}},
+		{v1alpha1.RuleS3, v1alpha1.ComplianceUnknown, "No Deployment", func(s *Snapshot) {
+			s.Cluster.Workloads[0].Template.Labels = map[string]string{"app": "cart"}
+		}},
 		{v1alpha1.RuleS4, v1alpha1.ComplianceFail, "no spec.network", func(s *Snapshot) { s.Profile.Spec.Network = nil }},
 		{v1alpha1.RuleS4, v1alpha1.ComplianceFail, "Missing", func(s *Snapshot) { s.Profile.Status.Resources[2].State = v1alpha1.ChildMissing }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rule+" "+string(tt.want)+" "+tt.message, func(t *testing.T) {
-			s := Snapshot{Profile: profile(), PDB: healthyPDB(), Now: today}
+			s := Snapshot{Profile: profile(), PDB: healthyPDB(), Cluster: cluster(), Now: today}
 			tt.breakIt(&s)
 			verdicts := Evaluate(s)
 			v := verdictOf(t, verdicts, tt.rule)
@@ -114,6 +158,9 @@ func TestEachCheckFailsOnWhatBreaksItsRule(t *testing.T) {
 				v1alpha1.RuleO2: {v1alpha1.RuleO6, v1alpha1.RuleO7}, // the ServiceMonitor
 				v1alpha1.RuleR2: {v1alpha1.RuleO9, v1alpha1.RuleR1}, // no SLO at all
 			}[tt.rule]
+			if tt.rule == v1alpha1.RuleS2 && tt.message == "not read" {
+				also = []string{v1alpha1.RuleS3} // nothing of the namespace was read
+			}
 			for _, other := range verdicts {
 				if other.Rule != tt.rule && other.Result != v1alpha1.CompliancePass && !slices.Contains(also, other.Rule) {
 					t.Errorf("breaking %s also changed %s: %s (%s)", tt.rule, other.Rule, other.Result, other.Message)
@@ -127,13 +174,13 @@ func TestAnExceptionWaivesItsRuleUntilItExpires(t *testing.T) {
 	rp := profile()
 	rp.Spec.DisasterRecovery.RunbookURL = ""
 	rp.Spec.Exceptions = []v1alpha1.Exception{{Rule: v1alpha1.RuleR4, Reason: "Runbook in review", Expires: "2026-12-31", ApprovedBy: "sre-lead"}}
-	s := Snapshot{Profile: rp, PDB: healthyPDB(), Now: today}
+	s := Snapshot{Profile: rp, PDB: healthyPDB(), Cluster: cluster(), Now: today}
 
 	v := verdictOf(t, Evaluate(s), v1alpha1.RuleR4)
 	if v.Result != v1alpha1.ComplianceWaived || !strings.Contains(v.Message, "until 2026-12-31, approved by sre-lead: Runbook in review") {
 		t.Errorf("in force: %s %q, want Waived naming expiry, approver and reason", v.Result, v.Message)
 	}
-	if got := Summary(Evaluate(s)); got != "13/13" {
+	if got := Summary(Evaluate(s)); got != "15/15" {
 		t.Errorf("a waived rule counts as met: summary %s", got)
 	}
 	// The exception holds through its last day, and the controller is told to look again when it ends.

@@ -94,6 +94,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	for _, child := range served {
 		byObject[child] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue})}
 	}
+	for obj, byObj := range inventoryCache() {
+		byObject[obj] = byObj
+	}
 	if o.LokiRetentionConfigMap.Name != "" {
 		// Only the operator's own ConfigMap, in Loki's namespace: a foreign one of that name is read past the
 		// cache, to be left alone.

@@ -1,0 +1,162 @@
+package compliance
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+)
+
+// Cluster is what the controller gathered of the profile's namespace for S-2 and S-3, from its cache:
+// Services, Ingresses and the workloads (with their env as the cache keeps it: names, and whether a value
+// is written literally, never the value). Nil when it was not gathered.
+type Cluster struct {
+	Services  []corev1.Service
+	Ingresses []networkingv1.Ingress
+	Workloads []Workload
+}
+
+// Workload is a Deployment, StatefulSet or DaemonSet, or anything else with a pod template.
+type Workload struct {
+	Kind, Name string
+	Template   corev1.PodTemplateSpec
+}
+
+// reaches tells whether a Service's selector can select the profile's pods: it has a selector, and no
+// label it asks for contradicts the profile's matchLabels. The pods themselves are not read, so a Service
+// whose selector names labels the profile does not is counted as reaching them (the safe side for S-2).
+func reaches(svc corev1.Service, rp *v1alpha1.ReliabilityProfile) bool {
+	if len(svc.Spec.Selector) == 0 {
+		return false // endpoints kept by hand: nothing to compare
+	}
+	for k, v := range svc.Spec.Selector {
+		if want, ok := rp.Spec.Selector.MatchLabels[k]; ok && want != v {
+			return false
+		}
+	}
+	return true
+}
+
+// exposures lists what makes the service reachable from outside the cluster: LoadBalancer and NodePort
+// Services that reach its pods, and Ingresses with one of the Services that reach them as a backend.
+func exposures(c *Cluster, rp *v1alpha1.ReliabilityProfile) []string {
+	var out []string
+	reaching := map[string]bool{}
+	for _, svc := range c.Services {
+		if !reaches(svc, rp) {
+			continue
+		}
+		reaching[svc.Name] = true
+		if svc.Spec.Type == corev1.ServiceTypeLoadBalancer || svc.Spec.Type == corev1.ServiceTypeNodePort {
+			out = append(out, fmt.Sprintf("Service/%s (%s)", svc.Name, svc.Spec.Type))
+		}
+	}
+	for _, ing := range c.Ingresses {
+		for _, name := range ingressBackends(ing) {
+			if reaching[name] {
+				out = append(out, fmt.Sprintf("Ingress/%s (to Service/%s)", ing.Name, name))
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func ingressBackends(ing networkingv1.Ingress) []string {
+	var names []string
+	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
+		names = append(names, b.Service.Name)
+	}
+	for _, rule := range ing.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		for _, p := range rule.HTTP.Paths {
+			if p.Backend.Service != nil {
+				names = append(names, p.Backend.Service.Name)
+			}
+		}
+	}
+	return names
+}
+
+// S-2: nothing faces the public internet unless the profile says it must, and why.
+func checkExposure(s Snapshot) Verdict {
+	if s.Cluster == nil {
+		return unknown("The namespace's Services and Ingresses were not read.")
+	}
+	found := exposures(s.Cluster, s.Profile)
+	switch {
+	case len(found) == 0:
+		return pass("No LoadBalancer or NodePort Service and no Ingress reaches the service's pods.")
+	case s.Profile.Spec.Public != nil:
+		return pass("Public as declared (%s): %s.", s.Profile.Spec.Public.Reason, strings.Join(found, ", "))
+	}
+	return fail("Exposed outside the cluster by %s, and the profile does not declare the service public (spec.public.reason).",
+		strings.Join(found, ", "))
+}
+
+// secretLooking tells whether an environment variable's name suggests a secret: *PASSWORD*, *PASSWD*,
+// *TOKEN*, *SECRET*, *_KEY and *APIKEY*. Names of references to secrets (*_FILE, *_PATH, *_NAME, *_REF) are
+// not.
+func secretLooking(name string) bool {
+	n := strings.ToUpper(name)
+	for _, ref := range []string{"_FILE", "_PATH", "_NAME", "_REF"} {
+		if strings.HasSuffix(n, ref) {
+			return false
+		}
+	}
+	for _, word := range []string{"PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY"} {
+		if strings.Contains(n, word) {
+			return true
+		}
+	}
+	return strings.HasSuffix(n, "_KEY") || n == "KEY"
+}
+
+// literalSecrets lists "Kind/name container VAR" for each secret-looking variable with a literal value.
+func literalSecrets(w Workload) []string {
+	var out []string
+	spec := w.Template.Spec
+	for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+		for _, e := range c.Env {
+			if e.Value != "" && e.ValueFrom == nil && secretLooking(e.Name) {
+				out = append(out, fmt.Sprintf("%s/%s container %s: %s", w.Kind, w.Name, c.Name, e.Name))
+			}
+		}
+	}
+	return out
+}
+
+// S-3: secrets come from a secret store (a Secret, an external secrets operator, a CSI volume), not written
+// into the manifests: a secret-looking variable with a literal value fails, named, never its value.
+func checkSecrets(s Snapshot) Verdict {
+	if s.Cluster == nil {
+		return unknown("The namespace's workloads were not read.")
+	}
+	selector := labels.SelectorFromSet(s.Profile.Spec.Selector.MatchLabels)
+	var checked []string
+	var found []string
+	for _, w := range s.Cluster.Workloads {
+		if len(s.Profile.Spec.Selector.MatchLabels) == 0 || !selector.Matches(labels.Set(w.Template.Labels)) {
+			continue
+		}
+		checked = append(checked, w.Kind+"/"+w.Name)
+		found = append(found, literalSecrets(w)...)
+	}
+	switch {
+	case len(checked) == 0:
+		return unknown("No Deployment, StatefulSet or DaemonSet of the namespace has pods the selector matches.")
+	case len(found) > 0:
+		sort.Strings(found)
+		return fail("Secret-looking variables with literal values (use valueFrom with a Secret): %s.", strings.Join(found, "; "))
+	}
+	sort.Strings(checked)
+	return pass("No secret-looking variable with a literal value in %s.", strings.Join(checked, ", "))
+}

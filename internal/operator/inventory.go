@@ -1,0 +1,95 @@
+package operator
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// inventoryCache is how the cache keeps the objects compliance reads (S-2, S-3): only the fields the checks
+// need, so that the cluster's Services, Ingresses and workloads cost little memory, and never the value of
+// an environment variable: a literal value is kept as "*", which says that one is written there.
+func inventoryCache() map[client.Object]cache.ByObject {
+	return map[client.Object]cache.ByObject{
+		&corev1.Service{}:       {Transform: serviceExposureFields},
+		&networkingv1.Ingress{}: {Transform: ingressBackendFields},
+		&appsv1.Deployment{}:    {Transform: workloadTemplateFields},
+		&appsv1.StatefulSet{}:   {Transform: workloadTemplateFields},
+		&appsv1.DaemonSet{}:     {Transform: workloadTemplateFields},
+	}
+}
+
+func inventoryMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Generation: m.Generation, DeletionTimestamp: m.DeletionTimestamp}
+}
+
+func serviceExposureFields(obj any) (any, error) {
+	s, ok := obj.(*corev1.Service)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: inventoryMeta(s.ObjectMeta),
+		Spec: corev1.ServiceSpec{Type: s.Spec.Type, Selector: s.Spec.Selector}}, nil
+}
+
+func ingressBackendFields(obj any) (any, error) {
+	i, ok := obj.(*networkingv1.Ingress)
+	if !ok {
+		return obj, nil
+	}
+	spec := networkingv1.IngressSpec{DefaultBackend: i.Spec.DefaultBackend}
+	for _, rule := range i.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		kept := networkingv1.IngressRule{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{}}}
+		for _, p := range rule.HTTP.Paths {
+			kept.HTTP.Paths = append(kept.HTTP.Paths, networkingv1.HTTPIngressPath{Backend: p.Backend})
+		}
+		spec.Rules = append(spec.Rules, kept)
+	}
+	return &networkingv1.Ingress{TypeMeta: i.TypeMeta, ObjectMeta: inventoryMeta(i.ObjectMeta), Spec: spec}, nil
+}
+
+// workloadTemplateFields keeps a workload's pod template labels and its containers' env names.
+func workloadTemplateFields(obj any) (any, error) {
+	switch w := obj.(type) {
+	case *appsv1.Deployment:
+		return &appsv1.Deployment{TypeMeta: w.TypeMeta, ObjectMeta: inventoryMeta(w.ObjectMeta),
+			Spec: appsv1.DeploymentSpec{Template: templateEnv(w.Spec.Template)}}, nil
+	case *appsv1.StatefulSet:
+		return &appsv1.StatefulSet{TypeMeta: w.TypeMeta, ObjectMeta: inventoryMeta(w.ObjectMeta),
+			Spec: appsv1.StatefulSetSpec{Template: templateEnv(w.Spec.Template)}}, nil
+	case *appsv1.DaemonSet:
+		return &appsv1.DaemonSet{TypeMeta: w.TypeMeta, ObjectMeta: inventoryMeta(w.ObjectMeta),
+			Spec: appsv1.DaemonSetSpec{Template: templateEnv(w.Spec.Template)}}, nil
+	}
+	return obj, nil
+}
+
+func templateEnv(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	strip := func(containers []corev1.Container) []corev1.Container {
+		out := make([]corev1.Container, 0, len(containers))
+		for _, c := range containers {
+			kept := corev1.Container{Name: c.Name}
+			for _, e := range c.Env {
+				v := corev1.EnvVar{Name: e.Name}
+				if e.Value != "" {
+					v.Value = "*"
+				}
+				if e.ValueFrom != nil {
+					v.ValueFrom = &corev1.EnvVarSource{} // which source does not matter, only that there is one
+				}
+				kept.Env = append(kept.Env, v)
+			}
+			out = append(out, kept)
+		}
+		return out
+	}
+	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: t.Labels},
+		Spec: corev1.PodSpec{InitContainers: strip(t.Spec.InitContainers), Containers: strip(t.Spec.Containers)}}
+}
