@@ -31,6 +31,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -44,7 +45,7 @@ import (
 )
 
 // Commands are the subcommands Run knows.
-var Commands = []string{"render", "validate", "version"}
+var Commands = []string{"render", "validate", "report", "version"}
 
 // IsCommandLine tells whether the process arguments are a subcommand's rather than the controller's flags:
 // any first word that is not a flag. An unknown word, such as a typo of validate, must end in a usage error,
@@ -65,6 +66,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 			fmt.Fprintf(stderr, "reliability-operator: unknown command %q\n", args[0])
 		}
 		fmt.Fprintf(stderr, "usage: reliability-operator {render|validate} [flags] -f FILE|DIR|- [FILE|DIR ...]   (-h for the flags)\n"+
+			"       reliability-operator report [-o text|html] [-f FILE|DIR ...]   (the cluster's profiles without -f)\n"+
 			"       reliability-operator version\n"+
 			"       reliability-operator [controller flags]   (run with -h for them)\n")
 		return 2
@@ -77,6 +79,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		}
 		fmt.Fprintf(stdout, "reliability-operator %s (revision %s, %s)\n", buildinfo.Version, buildinfo.Revision, runtime.Version())
 		return 0
+	}
+	if cmd == "report" {
+		return runReport(args[1:], stdin, stdout, stderr, crdYAML, time.Now())
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -134,10 +134,10 @@ func checkIndicators(s Snapshot) Verdict {
 	}
 	var missing []string
 	if len(availability) == 0 {
-		missing = append(missing, "an availability SLO (a ratio indicator)")
+		missing = append(missing, "availability SLO (a ratio indicator)")
 	}
 	if len(latency) == 0 {
-		missing = append(missing, "a latency SLO (a latency indicator)")
+		missing = append(missing, "latency SLO (a latency indicator)")
 	}
 	if len(missing) > 0 {
 		return fail("The profile has no %s.", strings.Join(missing, " and no "))

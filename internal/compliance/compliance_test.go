@@ -104,7 +104,7 @@ func TestEachCheckFailsOnWhatBreaksItsRule(t *testing.T) {
 		{v1alpha1.RuleO6, v1alpha1.ComplianceFail, "/metrics", func(s *Snapshot) { s.Profile.Spec.Metrics.Path = "/stats" }},
 		{v1alpha1.RuleO7, v1alpha1.ComplianceFail, "port 9090", func(s *Snapshot) { s.Profile.Spec.Metrics.Port = 9090 }},
 		{v1alpha1.RuleO8, v1alpha1.ComplianceFail, "versionMetric", func(s *Snapshot) { s.Profile.Spec.Metrics.VersionMetric = "" }},
-		{v1alpha1.RuleO9, v1alpha1.ComplianceFail, "no a latency SLO", func(s *Snapshot) { s.Profile.Spec.SLOs = s.Profile.Spec.SLOs[:1] }},
+		{v1alpha1.RuleO9, v1alpha1.ComplianceFail, "no latency SLO", func(s *Snapshot) { s.Profile.Spec.SLOs = s.Profile.Spec.SLOs[:1] }},
 		{v1alpha1.RuleP3, v1alpha1.ComplianceFail, "above the limit", func(s *Snapshot) {
 			s.Profile.Status.Placement = &v1alpha1.PlacementStatus{Limit: "0.5", Spot: 2, Total: 3, Fraction: "0.667"}
 		}},
