@@ -110,7 +110,10 @@ func checkMetricsPort(s Snapshot) Verdict {
 	if ok, why := childInSync(s.Profile, "ServiceMonitor"); !ok {
 		return fail("Port 8067 is not scraped: %s.", why)
 	}
-	return pass("The ServiceMonitor scrapes port 8067.")
+	if s.Cluster == nil {
+		return pass("The ServiceMonitor scrapes port 8067.")
+	}
+	return metricsPortInCluster(s.Cluster, s.Profile, 8067)
 }
 
 // O-8: a version metric, declared so that its absence alerts.

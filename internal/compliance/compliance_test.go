@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
@@ -26,7 +27,7 @@ func profile() *v1alpha1.ReliabilityProfile {
 	rp.Spec = v1alpha1.ReliabilityProfileSpec{
 		Service: "checkout", Tier: v1alpha1.TierCritical,
 		Selector: v1alpha1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
-		Metrics: v1alpha1.MetricsSpec{Port: 8067, Path: "/metrics", VersionMetric: "checkout_build_info"},
+		Metrics:  v1alpha1.MetricsSpec{Port: 8067, Path: "/metrics", VersionMetric: "checkout_build_info"},
 		SLOs: []v1alpha1.SLO{
 			{Name: "availability", Objective: "99.9", ExternalObjective: "99.5", Indicator: v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{Errors: "e", Total: "t"}}},
 			{Name: "latency", Objective: "99", Indicator: v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{Histogram: "h", Threshold: "0.3"}}},
@@ -46,10 +47,11 @@ func profile() *v1alpha1.ReliabilityProfile {
 func cluster() *Cluster {
 	return &Cluster{
 		Services: []corev1.Service{{ObjectMeta: metav1.ObjectMeta{Name: "checkout"},
-			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: map[string]string{"app": "checkout"}}}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: map[string]string{"app": "checkout"},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}, {Name: "metrics", Port: 8067, TargetPort: intstr.FromString("metrics")}}}}},
 		Workloads: []Workload{{Kind: "Deployment", Name: "checkout", Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout", "pod-template-hash": "x"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Env: []corev1.EnvVar{
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 8067}}, Env: []corev1.EnvVar{
 				{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Key: "password"}}},
 				{Name: "DB_PASSWORD_FILE", Value: "/run/secrets/db"},
 				{Name: "LOG_LEVEL", Value: "info"},
@@ -103,6 +105,12 @@ func TestEachCheckFailsOnWhatBreaksItsRule(t *testing.T) {
 		}},
 		{v1alpha1.RuleO6, v1alpha1.ComplianceFail, "/metrics", func(s *Snapshot) { s.Profile.Spec.Metrics.Path = "/stats" }},
 		{v1alpha1.RuleO7, v1alpha1.ComplianceFail, "port 9090", func(s *Snapshot) { s.Profile.Spec.Metrics.Port = 9090 }},
+		{v1alpha1.RuleO7, v1alpha1.ComplianceFail, "Deployment/checkout declares no container port 8067", func(s *Snapshot) {
+			s.Cluster.Workloads[0].Template.Spec.Containers[0].Ports = nil
+		}},
+		{v1alpha1.RuleO7, v1alpha1.ComplianceFail, "No Service that reaches the pods has a port to container port 8067", func(s *Snapshot) {
+			s.Cluster.Services[0].Spec.Ports = s.Cluster.Services[0].Spec.Ports[:1]
+		}},
 		{v1alpha1.RuleO8, v1alpha1.ComplianceFail, "versionMetric", func(s *Snapshot) { s.Profile.Spec.Metrics.VersionMetric = "" }},
 		{v1alpha1.RuleO9, v1alpha1.ComplianceFail, "no latency SLO", func(s *Snapshot) { s.Profile.Spec.SLOs = s.Profile.Spec.SLOs[:1] }},
 		{v1alpha1.RuleP3, v1alpha1.ComplianceFail, "above the limit", func(s *Snapshot) {

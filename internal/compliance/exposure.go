@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
@@ -159,4 +160,60 @@ func checkSecrets(s Snapshot) Verdict {
 	}
 	sort.Strings(checked)
 	return pass("No secret-looking variable with a literal value in %s.", strings.Join(checked, ", "))
+}
+
+// metricsPortInCluster judges O-7 on the namespace: the workloads whose pods the selector matches declare
+// the container port, and a Service that reaches the pods exposes it, so the ServiceMonitor's endpoints
+// have it to scrape.
+func metricsPortInCluster(c *Cluster, rp *v1alpha1.ReliabilityProfile, port int32) Verdict {
+	selector := labels.SelectorFromSet(rp.Spec.Selector.MatchLabels)
+	var workloads, undeclared []string
+	names := map[string]bool{} // names of the container ports that are the metrics port
+	for _, w := range c.Workloads {
+		if len(rp.Spec.Selector.MatchLabels) == 0 || !selector.Matches(labels.Set(w.Template.Labels)) {
+			continue
+		}
+		id := w.Kind + "/" + w.Name
+		workloads = append(workloads, id)
+		declared := false
+		for _, ctr := range w.Template.Spec.Containers {
+			for _, p := range ctr.Ports {
+				if p.ContainerPort == port {
+					declared = true
+					if p.Name != "" {
+						names[p.Name] = true
+					}
+				}
+			}
+		}
+		if !declared {
+			undeclared = append(undeclared, id)
+		}
+	}
+	if len(undeclared) > 0 {
+		return fail("%s declares no container port %d.", strings.Join(undeclared, ", "), port)
+	}
+	var exposing []string
+	for _, svc := range c.Services {
+		if !reaches(svc, rp) {
+			continue
+		}
+		for _, p := range svc.Spec.Ports {
+			target := p.TargetPort
+			// A named target port resolves through the containers' port names; with no workload to read them
+			// from, a name is given the benefit of the doubt.
+			named := target.Type == intstr.String && (names[target.StrVal] || len(workloads) == 0)
+			if target.IntValue() == int(port) || named || (target.IntValue() == 0 && target.StrVal == "" && p.Port == port) {
+				exposing = append(exposing, "Service/"+svc.Name)
+				break
+			}
+		}
+	}
+	if len(exposing) == 0 {
+		return fail("No Service that reaches the pods has a port to container port %d, so the ServiceMonitor finds nothing to scrape.", port)
+	}
+	if len(workloads) == 0 {
+		return pass("%s exposes port %d (no Deployment, StatefulSet or DaemonSet of the namespace to check the pods' ports).", strings.Join(exposing, ", "), port)
+	}
+	return pass("%s declare port %d, exposed by %s.", strings.Join(workloads, ", "), port, strings.Join(exposing, ", "))
 }

@@ -33,7 +33,15 @@ func serviceExposureFields(obj any) (any, error) {
 		return obj, nil
 	}
 	return &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: inventoryMeta(s.ObjectMeta),
-		Spec: corev1.ServiceSpec{Type: s.Spec.Type, Selector: s.Spec.Selector}}, nil
+		Spec: corev1.ServiceSpec{Type: s.Spec.Type, Selector: s.Spec.Selector, Ports: servicePorts(s.Spec.Ports)}}, nil
+}
+
+func servicePorts(ports []corev1.ServicePort) []corev1.ServicePort {
+	out := make([]corev1.ServicePort, 0, len(ports))
+	for _, p := range ports {
+		out = append(out, corev1.ServicePort{Name: p.Name, Port: p.Port, TargetPort: p.TargetPort})
+	}
+	return out
 }
 
 func ingressBackendFields(obj any) (any, error) {
@@ -76,6 +84,9 @@ func templateEnv(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
 		out := make([]corev1.Container, 0, len(containers))
 		for _, c := range containers {
 			kept := corev1.Container{Name: c.Name}
+			for _, p := range c.Ports {
+				kept.Ports = append(kept.Ports, corev1.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort})
+			}
 			for _, e := range c.Env {
 				v := corev1.EnvVar{Name: e.Name}
 				if e.Value != "" {
