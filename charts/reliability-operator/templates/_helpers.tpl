@@ -1,14 +1,15 @@
 {{/*
 The prefix of every name: config/base's namePrefix without its dash when the release is called
-reliability-operator.
+reliability-operator. At most 32 characters, so that the longest name made from it,
+<fullname>-controller-manager-metrics, fits a Service's 63.
 */}}
 {{- define "reliability-operator.fullname" -}}
 {{- if .Values.fullnameOverride -}}
-{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride | trunc 32 | trimSuffix "-" -}}
 {{- else if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 32 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 32 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
