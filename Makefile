@@ -66,6 +66,15 @@ golden: ## Rewrite the golden files of the renderers from the current output (re
 bundle: ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/ for $(VERSION) and $(IMG); go test ./hack/bundle checks it.
 	go run ./hack/bundle -version $(VERSION) -image $(IMG) -out bundle -dockerfile bundle.Dockerfile
 
+# The tests (hack/helmchart, hack/bundle) fail when one of these differs from VERSION; this writes them all.
+.PHONY: set-version
+set-version: $(KUSTOMIZE) ## Make NEW the version everywhere (make set-version NEW=0.2.0): VERSION, config/manager's image tag, Chart.yaml, bundle/.
+	@[[ "$(NEW)" =~ ^[0-9]+\.[0-9]+\.[0-9]+ ]] || { echo "usage: make set-version NEW=<semver>, such as 0.2.0" >&2; exit 1; }
+	echo "$(NEW)" > VERSION
+	sed -i -E 's/^version: .*/version: $(NEW)/; s/^appVersion: .*/appVersion: "$(NEW)"/' $(CHART)/Chart.yaml
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG:%:v$(VERSION)=%):v$(NEW)
+	$(MAKE) bundle VERSION=$(NEW) IMG=$(IMG:%:v$(VERSION)=%):v$(NEW)
+
 .PHONY: fmt
 fmt: ## go fmt.
 	go fmt ./...
