@@ -11,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -229,16 +231,20 @@ func TestChartEqualsConfig(t *testing.T) {
 	}
 }
 
-// operatorFlags are the flags main.go defines on its flag set: fs.String("name", ...), fs.BoolVar(&v,
-// "name", ...) and so on, plus --zap-log-level when it binds the zap flags (the chart's logLevel; the other
-// zap flags go through extraArgs).
-func operatorFlags(t *testing.T) []string {
+// operatorFlag is a flag main.go defines, with its default as written there ("" when it is not a literal
+// the test can read: the zap flags).
+type operatorFlag struct{ name, defaultValue string }
+
+// operatorFlags are the flags main.go defines on its flag set: fs.String("name", default, ...),
+// fs.BoolVar(&v, "name", default, ...) and so on, plus --zap-log-level when it binds the zap flags (the
+// chart's logLevel; the other zap flags go through extraArgs).
+func operatorFlags(t *testing.T) []operatorFlag {
 	t.Helper()
 	file, err := parser.ParseFile(token.NewFileSet(), filepath.Join(testenv.RepoRoot(), "main.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var flags []string
+	var flags []operatorFlag
 	ast.Inspect(file, func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
@@ -249,7 +255,7 @@ func operatorFlags(t *testing.T) []string {
 			return true
 		}
 		if sel.Sel.Name == "BindFlags" {
-			flags = append(flags, "zap-log-level")
+			flags = append(flags, operatorFlag{name: "zap-log-level"})
 			return true
 		}
 		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "fs" || sel.Sel.Name == "Parse" {
@@ -259,7 +265,7 @@ func operatorFlags(t *testing.T) []string {
 		if strings.HasSuffix(sel.Sel.Name, "Var") {
 			nameArg = 1
 		}
-		if len(call.Args) <= nameArg {
+		if len(call.Args) <= nameArg+1 {
 			return true
 		}
 		lit, ok := call.Args[nameArg].(*ast.BasicLit)
@@ -268,13 +274,84 @@ func operatorFlags(t *testing.T) []string {
 			return true
 		}
 		name, _ := strconv.Unquote(lit.Value)
-		flags = append(flags, name)
+		flags = append(flags, operatorFlag{name: name, defaultValue: literal(t, name, call.Args[nameArg+1])})
 		return true
 	})
 	if len(flags) < 15 {
 		t.Fatalf("found only %d flags in main.go: %v", len(flags), flags)
 	}
 	return flags
+}
+
+// literal is a flag's default as main.go writes it: a string, a number, true or false, or a duration such
+// as 5*time.Minute (as time.Duration's String writes it).
+func literal(t *testing.T, flag string, e ast.Expr) string {
+	t.Helper()
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind == token.STRING {
+			s, _ := strconv.Unquote(e.Value)
+			return s
+		}
+		return e.Value
+	case *ast.Ident:
+		return e.Name
+	case *ast.BinaryExpr:
+		n, nok := e.X.(*ast.BasicLit)
+		unit, uok := e.Y.(*ast.SelectorExpr)
+		units := map[string]time.Duration{"Second": time.Second, "Minute": time.Minute, "Hour": time.Hour}
+		if nok && uok && e.Op == token.MUL && units[unit.Sel.Name] != 0 {
+			if count, err := strconv.Atoi(n.Value); err == nil {
+				return (time.Duration(count) * units[unit.Sel.Name]).String()
+			}
+		}
+	}
+	t.Errorf("main.go: the default of --%s is not a literal this test reads", flag)
+	return ""
+}
+
+// flagTableDefaults are the operator's defaults as the chart's flag table writes them: the last element of
+// each row, (list "name" <value> <default>).
+func flagTableDefaults(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(chartDir, "templates", "_helpers.tpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile(`(?m)^\s*\(list "([a-z-]+)" .+ ("[^"]*"|true|false|[0-9]+)\)$`).FindAllStringSubmatch(string(b), -1)
+	defaults := map[string]string{}
+	for _, r := range rows {
+		v := r[2]
+		if s, err := strconv.Unquote(v); err == nil {
+			v = s
+		}
+		if d, err := time.ParseDuration(v); err == nil && strings.ContainsAny(v, "hms") {
+			v = d.String()
+		}
+		defaults[r[1]] = v
+	}
+	if len(defaults) < 15 {
+		t.Fatalf("found only %d rows in the flag table of _helpers.tpl", len(defaults))
+	}
+	return defaults
+}
+
+// The flag table's defaults are main.go's: a flag whose value equals its table default is not passed, so a
+// default changed in main.go alone would leave values.yaml promising what the operator no longer does.
+func TestFlagTableDefaultsAreTheOperators(t *testing.T) {
+	table := flagTableDefaults(t)
+	for _, f := range operatorFlags(t) {
+		if f.defaultValue == "" && f.name == "zap-log-level" {
+			continue // zap's own default, info
+		}
+		got, ok := table[f.name]
+		switch {
+		case !ok:
+			t.Errorf("--%s has no row in the flag table of templates/_helpers.tpl", f.name)
+		case got != f.defaultValue:
+			t.Errorf("--%s: the flag table's default is %q, main.go's %q", f.name, got, f.defaultValue)
+		}
+	}
 }
 
 // managerArgs are the arguments of the operator's container.
@@ -334,9 +411,9 @@ func TestEveryFlagIsAValue(t *testing.T) {
 		passed[name]++
 	}
 	for _, f := range operatorFlags(t) {
-		if passed[f] != 1 {
+		if passed[f.name] != 1 {
 			t.Errorf("--%s of main.go is passed %d times with every value set: give it a value in values.yaml, "+
-				"values.schema.json and a row in templates/_helpers.tpl's flag table", f, passed[f])
+				"values.schema.json and a row in templates/_helpers.tpl's flag table", f.name, passed[f.name])
 		}
 	}
 }
