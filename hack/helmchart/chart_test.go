@@ -2,6 +2,7 @@ package helmchart
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -21,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/reliability-operator/reliability-operator/internal/options"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
@@ -256,6 +259,19 @@ func operatorFlags(t *testing.T) []operatorFlag {
 		}
 		if sel.Sel.Name == "BindFlags" {
 			flags = append(flags, operatorFlag{name: "zap-log-level"})
+			return true
+		}
+		if sel.Sel.Name == "BindRender" {
+			// The flags that shape children, shared with the CLI: read from a flag set they are bound to.
+			fs := flag.NewFlagSet("render", flag.ContinueOnError)
+			options.BindRender(fs, &render.Options{})
+			fs.VisitAll(func(f *flag.Flag) {
+				def := f.DefValue
+				if d, err := time.ParseDuration(def); err == nil {
+					def = d.String() // as literal writes a duration, and the flag table is read
+				}
+				flags = append(flags, operatorFlag{name: f.Name, defaultValue: def})
+			})
 			return true
 		}
 		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "fs" || sel.Sel.Name == "Parse" {
