@@ -129,7 +129,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 		// The other children are applied; those that could not be rendered keep their last good versions.
 		for _, f := range partial.Failures {
 			kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k == f.Kind })
-			unrendered = append(unrendered, unrenderedResult(partial.Name, f))
+			unrendered = append(unrendered, unrenderedResult(f))
 		}
 		renderErr = nil
 	}
@@ -298,14 +298,14 @@ func (r *ReliabilityProfileReconciler) patchFinalizers(ctx context.Context, rp *
 }
 
 // unrenderedResult reports a child the profile could not be turned into.
-func unrenderedResult(name string, f render.Failure) apply.Result {
+func unrenderedResult(f render.Failure) apply.Result {
 	reason := v1alpha1.RenderFailedReason
 	var invalid *slo.InvalidQueryError
 	if errors.As(f.Err, &invalid) {
 		reason = v1alpha1.InvalidQueryReason
 	}
 	return apply.Result{
-		APIVersion: f.Kind.GroupVersion().String(), Kind: f.Kind.Kind, Name: name,
+		APIVersion: f.Kind.GroupVersion().String(), Kind: f.Kind.Kind, Name: f.Name,
 		State: v1alpha1.ChildFailed, Reason: reason,
 		Message: f.Err.Error() + "; the " + f.Kind.Kind + " is left as it is (the last good one, if there is one).",
 	}
