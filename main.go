@@ -22,6 +22,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
 	"github.com/reliability-operator/reliability-operator/internal/cli"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
 // crdYAML is the generated CRD, so that `validate` applies the admission rules of this very version.
@@ -58,6 +59,10 @@ func run(args []string) error {
 	fs.BoolVar(&o.ValidatingWebhook, "validating-webhook", true, "Serve the validating admission webhook of ReliabilityProfiles (refusals the CRD cannot express, and warnings); needs the webhook's certificate (config/default with cert-manager, or OLM). --validating-webhook=false to run without one, as `make run` does.")
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 9443, "Port of the admission webhook server (with --validating-webhook or --spot-placement).")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder of the webhook's tls.crt and tls.key: where cert-manager's Secret is mounted, and where OLM mounts the certificate it generates.")
+	// Dashboards as ConfigMaps for Grafana's sidecar (kube-prometheus-stack), beside or instead of grafana-operator's.
+	dashboardConfigMaps := fs.Bool("dashboard-configmaps", false, "Render each profile's dashboard also as a ConfigMap <profile>-dashboard in the profile's namespace, for the dashboard sidecar of Grafana (kube-prometheus-stack); set the sidecar's searchNamespace to ALL or to the teams' namespaces. Works with or without --grafana-instance-selector. Turned off, the operator deletes the ConfigMaps it made.")
+	dashboardConfigMapLabel := fs.String("dashboard-configmap-label", render.DefaultDashboardConfigMapLabel, "key=value of the label the Grafana sidecar loads dashboards from (sidecar.dashboards.label and labelValue; an empty value for a sidecar without labelValue), with --dashboard-configmaps.")
+	dashboardConfigMapFolder := fs.String("dashboard-configmap-folder-annotation", "", "The Grafana sidecar's folder annotation (sidecar.dashboards.folderAnnotation, such as grafana_folder, with provider.foldersFromFilesStructure), with --dashboard-configmaps: each dashboard goes to the folder of its profile's namespace or spec.dashboard.folder. None when empty.")
 	monitoringLabels := fs.String("monitoring-labels", "", "Labels added to ServiceMonitors so that Prometheus selects them, such as release=kube-prometheus-stack.")
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
 	zapOpts := zap.Options{TimeEncoder: zapcore.RFC3339NanoTimeEncoder}
@@ -96,6 +101,13 @@ func run(args []string) error {
 			return fmt.Errorf("--grafana-instance-selector: %w", err)
 		}
 		o.Render.GrafanaInstanceSelector = sel
+	}
+	if *dashboardConfigMaps {
+		dcm, err := render.NewDashboardConfigMapOptions(*dashboardConfigMapLabel, *dashboardConfigMapFolder)
+		if err != nil {
+			return fmt.Errorf("--dashboard-configmap-label, --dashboard-configmap-folder-annotation: %w", err)
+		}
+		o.Render.DashboardConfigMaps = dcm
 	}
 
 	logger := zap.New(zap.UseFlagOptions(&zapOpts)).WithValues("service", buildinfo.Service) // O-2

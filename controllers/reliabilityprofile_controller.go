@@ -51,6 +51,9 @@ const retryInterval = time.Minute
 // +kubebuilder:rbac:groups=grafana.integreatly.org,resources=grafanadashboards,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=velero.io,resources=schedules,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=logging.banzaicloud.io,resources=flows,verbs=get;list;watch;create;patch;delete
+// The dashboards for Grafana's sidecar are ConfigMaps in the profiles' namespaces; the operator watches and
+// prunes them there also while --dashboard-configmaps is off, to delete those an earlier run created.
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // ReliabilityProfileReconciler turns a ReliabilityProfile into its children and reports on them.

@@ -1,10 +1,12 @@
 package render
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
@@ -18,6 +20,41 @@ type DashboardConfigMapOptions struct {
 	// FolderAnnotation is the sidecar's folder annotation (sidecar.dashboards.folderAnnotation), such as
 	// grafana_folder; empty sets none, and the sidecar puts every dashboard in its default folder.
 	FolderAnnotation string
+}
+
+// DefaultDashboardConfigMapLabel is the label kube-prometheus-stack's Grafana sidecar looks for.
+const DefaultDashboardConfigMapLabel = "grafana_dashboard=1"
+
+// NewDashboardConfigMapOptions reads the options from their flags: the sidecar's label as key=value (the value
+// may be empty: a sidecar without labelValue takes any value) and the name of its folder annotation, or "".
+func NewDashboardConfigMapOptions(label, folderAnnotation string) (*DashboardConfigMapOptions, error) {
+	key, value, ok := strings.Cut(label, "=")
+	if !ok {
+		return nil, fmt.Errorf("label %q: want key=value, such as %s", label, DefaultDashboardConfigMapLabel)
+	}
+	if errs := validation.IsQualifiedName(key); len(errs) > 0 {
+		return nil, fmt.Errorf("label key %q: %s", key, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsValidLabelValue(value); len(errs) > 0 {
+		return nil, fmt.Errorf("label value %q: %s", value, strings.Join(errs, "; "))
+	}
+	// The operator's own labels and annotations find and own its children; the sidecar's must be others.
+	if ownKey(key) {
+		return nil, fmt.Errorf("label key %q is the operator's own", key)
+	}
+	if folderAnnotation != "" {
+		if errs := validation.IsQualifiedName(folderAnnotation); len(errs) > 0 {
+			return nil, fmt.Errorf("folder annotation %q: %s", folderAnnotation, strings.Join(errs, "; "))
+		}
+		if ownKey(folderAnnotation) {
+			return nil, fmt.Errorf("folder annotation %q is the operator's own", folderAnnotation)
+		}
+	}
+	return &DashboardConfigMapOptions{LabelKey: key, LabelValue: value, FolderAnnotation: folderAnnotation}, nil
+}
+
+func ownKey(key string) bool {
+	return key == ManagedByLabel || strings.HasPrefix(key, "reliability.dev/")
 }
 
 // dashboardConfigMapSuffix keeps the ConfigMap's name apart from the service's own ConfigMaps, which are

@@ -158,3 +158,30 @@ func TestTheFolderAnnotationStaysOneDirectoryInsideTheSidecarsFolder(t *testing.
 		}
 	}
 }
+
+func TestDashboardConfigMapOptionsAreReadFromTheFlags(t *testing.T) {
+	for _, tc := range []struct {
+		label, annotation string
+		want              *DashboardConfigMapOptions
+	}{
+		{DefaultDashboardConfigMapLabel, "", &DashboardConfigMapOptions{LabelKey: "grafana_dashboard", LabelValue: "1"}},
+		{"grafana_dashboard=", "grafana_folder", &DashboardConfigMapOptions{LabelKey: "grafana_dashboard", FolderAnnotation: "grafana_folder"}},
+		{"example.com/dashboard=yes", "example.com/folder", &DashboardConfigMapOptions{LabelKey: "example.com/dashboard", LabelValue: "yes", FolderAnnotation: "example.com/folder"}},
+		{"grafana_dashboard", "", nil},
+		{"=1", "", nil},
+		{"grafana dashboard=1", "", nil},
+		{"grafana_dashboard=a/b", "", nil},
+		{ManagedByLabel + "=x", "", nil},
+		{ProfileLabel + "=x", "", nil},
+		{DefaultDashboardConfigMapLabel, "reliability.dev/desired-hash", nil},
+		{DefaultDashboardConfigMapLabel, "grafana folder", nil},
+	} {
+		got, err := NewDashboardConfigMapOptions(tc.label, tc.annotation)
+		switch {
+		case tc.want == nil && err == nil:
+			t.Errorf("%q, %q: accepted as %+v, want refused", tc.label, tc.annotation, got)
+		case tc.want != nil && (err != nil || *got != *tc.want):
+			t.Errorf("%q, %q: %+v, %v; want %+v", tc.label, tc.annotation, got, err, tc.want)
+		}
+	}
+}
