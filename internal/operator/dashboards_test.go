@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	corev1 "k8s.io/api/core/v1"
@@ -218,4 +219,89 @@ func asOperatorServiceAccount(t *testing.T, admin client.Client, cfg *rest.Confi
 	opCfg := rest.CopyConfig(cfg)
 	opCfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 	return opCfg
+}
+
+// TestALokiConfigMapNamedLikeADashboardIsTakenByNeither: --loki-retention-configmap names the ConfigMap that a
+// profile's dashboard has. Whichever was there first keeps it, and the other controller reports it instead of
+// writing into it: Loki's overrides never land in a dashboard, nor a dashboard in Loki's file. Which one is
+// first is set by running the operator with one option, then restarting it with both.
+func TestALokiConfigMapNamedLikeADashboardIsTakenByNeither(t *testing.T) {
+	dashboards := render.Options{DashboardConfigMaps: &render.DashboardConfigMapOptions{LabelKey: "grafana_dashboard", LabelValue: "1"}}
+	loki := types.NamespacedName{Namespace: "shop", Name: "checkout-dashboard"}
+	for _, tc := range []struct {
+		name  string
+		first operator.Options
+		// wantKey is the one data key of the ConfigMap, whose it stays; the other reports it.
+		wantKey string
+	}{
+		{"the dashboard first", operator.Options{Render: dashboards}, "shop_checkout.json"},
+		{"Loki's first", operator.Options{LokiRetentionConfigMap: loki, LokiTenant: "fake"}, "runtime-config.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, cfg, err := testenv.StartWithCRDs(testenv.OwnCRDDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = env.Stop() })
+			ctx := context.Background()
+			c, err := client.New(cfg, client.Options{Scheme: mustScheme(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+				t.Fatal(err)
+			}
+			rp := sloProfile("checkout")
+			if err := c.Create(ctx, rp); err != nil {
+				t.Fatal(err)
+			}
+			cmKey := client.ObjectKey{Namespace: "shop", Name: "checkout-dashboard"}
+			_, _, stop := runOperator(t, cfg, tc.first)
+			t.Cleanup(stop)
+			waitFor(t, "the first ConfigMap created", func() error {
+				cm := &corev1.ConfigMap{}
+				if err := c.Get(ctx, cmKey, cm); err != nil {
+					return err
+				}
+				if _, ok := cm.Data[tc.wantKey]; !ok {
+					return fmt.Errorf("data keys of %v, want %s", cm.Data, tc.wantKey)
+				}
+				return nil
+			})
+			stop()
+
+			startOperator(t, cfg, operator.Options{Render: dashboards, LokiRetentionConfigMap: loki, LokiTenant: "fake"})
+			var version string
+			check := func() error {
+				cm := &corev1.ConfigMap{}
+				if err := c.Get(ctx, cmKey, cm); err != nil {
+					return err
+				}
+				if _, ok := cm.Data[tc.wantKey]; !ok || len(cm.Data) != 1 {
+					return fmt.Errorf("data keys of %v, want %s only", cm.Data, tc.wantKey)
+				}
+				version = cm.ResourceVersion
+				live := &v1alpha1.ReliabilityProfile{}
+				if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
+					return err
+				}
+				if tc.wantKey == "runtime-config.yaml" {
+					if ref := metav1.GetControllerOf(cm); ref != nil {
+						return fmt.Errorf("Loki's ConfigMap got the controller %+v", ref)
+					}
+					return childState(ctx, c, rp, "ConfigMap", "checkout-dashboard", v1alpha1.ChildConflict)
+				}
+				if l := live.Status.Logs; l == nil || l.Enforced || !strings.Contains(l.Message, "belongs to the ReliabilityProfile shop/checkout") {
+					return fmt.Errorf("status.logs = %+v, want not enforced, naming the profile", l)
+				}
+				return nil
+			}
+			waitFor(t, "the other controller reports the ConfigMap", check)
+			first := version
+			time.Sleep(2 * time.Second) // both controllers look again on every change; neither may take it meanwhile
+			if err := check(); err != nil || version != first {
+				t.Errorf("the ConfigMap changed: resourceVersion %s, then %s (err=%v)", first, version, err)
+			}
+		})
+	}
 }
