@@ -338,6 +338,13 @@ func profileOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: l[render.ProfileNamespaceLabel], Name: l[render.ProfileLabel]}}}
 }
 
+// configMapDataChanged passes updates of a ConfigMap's data, such as a hand edit of a dashboard ConfigMap.
+var configMapDataChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*corev1.ConfigMap)
+	n, okNew := e.ObjectNew.(*corev1.ConfigMap)
+	return okOld && okNew && !(equality.Semantic.DeepEqual(o.Data, n.Data) && equality.Semantic.DeepEqual(o.BinaryData, n.BinaryData))
+}}
+
 // SetupWithManager watches profiles and their children of the given kinds: those the cluster serves.
 func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childTypes []client.Object) error {
 	// Status writes do not change the generation; reacting to them would only re-read what was just written.
@@ -349,6 +356,11 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 	for _, child := range childTypes {
 		if render.LivesOutsideProfileNamespace(child.GetObjectKind().GroupVersionKind()) {
 			b = b.Watches(child, handler.EnqueueRequestsFromMapFunc(profileOfLabels), builder.WithPredicates(specOrMetadata))
+			continue
+		}
+		if _, ok := child.(*corev1.ConfigMap); ok {
+			// A ConfigMap has no generation: an edit of its data changes only its resourceVersion.
+			b = b.Owns(child, builder.WithPredicates(predicate.Or(specOrMetadata, configMapDataChanged)))
 			continue
 		}
 		b = b.Owns(child, builder.WithPredicates(specOrMetadata))
