@@ -184,6 +184,12 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 			// Outside the cache, its deletion sends no event: look again later.
 			return nil, fmt.Sprintf("ConfigMap %s exists and is not owned by reliability-operator; it was left untouched, "+
 				"so log retention is not enforced. Delete it or choose another --loki-retention-configmap.", r.ConfigMap), time.Minute, nil
+		case live.Labels[render.ProfileLabel] != "":
+			// The operator's, but a profile's child (its dashboard ConfigMap has that name): writing Loki's overrides
+			// into it would take it from the profile.
+			return nil, fmt.Sprintf("ConfigMap %s belongs to the ReliabilityProfile %s/%s; it was left untouched, so log retention "+
+				"is not enforced. Choose another --loki-retention-configmap.", r.ConfigMap, live.Labels[render.ProfileNamespaceLabel],
+				live.Labels[render.ProfileLabel]), time.Minute, nil
 		}
 		if apply.OwnsThroughUpdate(live) {
 			// Created by the operator, whose hand-over of the create's fields did not happen (see apply.Create).

@@ -55,6 +55,9 @@ const retryInterval = time.Minute
 // +kubebuilder:rbac:groups=grafana.integreatly.org,resources=grafanadashboards,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=velero.io,resources=schedules,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=logging.banzaicloud.io,resources=flows,verbs=get;list;watch;create;patch;delete
+// The dashboards for Grafana's sidecar are ConfigMaps in the profiles' namespaces; the operator watches and
+// prunes them there also while --dashboard-configmaps is off, to delete those an earlier run created.
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // ReliabilityProfileReconciler turns a ReliabilityProfile into its children and reports on them.
@@ -134,7 +137,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 		// The other children are applied; those that could not be rendered keep their last good versions.
 		for _, f := range partial.Failures {
 			kinds = slices.DeleteFunc(kinds, func(k schema.GroupVersionKind) bool { return k == f.Kind })
-			unrendered = append(unrendered, unrenderedResult(partial.Name, f))
+			unrendered = append(unrendered, unrenderedResult(f))
 		}
 		renderErr = nil
 	}
@@ -317,14 +320,14 @@ func (r *ReliabilityProfileReconciler) patchFinalizers(ctx context.Context, rp *
 }
 
 // unrenderedResult reports a child the profile could not be turned into.
-func unrenderedResult(name string, f render.Failure) apply.Result {
+func unrenderedResult(f render.Failure) apply.Result {
 	reason := v1alpha1.RenderFailedReason
 	var invalid *slo.InvalidQueryError
 	if errors.As(f.Err, &invalid) {
 		reason = v1alpha1.InvalidQueryReason
 	}
 	return apply.Result{
-		APIVersion: f.Kind.GroupVersion().String(), Kind: f.Kind.Kind, Name: name,
+		APIVersion: f.Kind.GroupVersion().String(), Kind: f.Kind.Kind, Name: f.Name,
 		State: v1alpha1.ChildFailed, Reason: reason,
 		Message: f.Err.Error() + "; the " + f.Kind.Kind + " is left as it is (the last good one, if there is one).",
 	}
@@ -354,6 +357,13 @@ func profileOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: l[render.ProfileNamespaceLabel], Name: l[render.ProfileLabel]}}}
 }
 
+// configMapDataChanged passes updates of a ConfigMap's data, such as a hand edit of a dashboard ConfigMap.
+var configMapDataChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, okOld := e.ObjectOld.(*corev1.ConfigMap)
+	n, okNew := e.ObjectNew.(*corev1.ConfigMap)
+	return okOld && okNew && !(equality.Semantic.DeepEqual(o.Data, n.Data) && equality.Semantic.DeepEqual(o.BinaryData, n.BinaryData))
+}}
+
 // SetupWithManager watches profiles and their children of the given kinds: those the cluster serves.
 func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childTypes []client.Object) error {
 	// Status writes do not change the generation; reacting to them would only re-read what was just written.
@@ -370,6 +380,11 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		if _, ok := child.(*policyv1.PodDisruptionBudget); ok {
 			// Its status, kept by the disruption controller, is what D-6 is judged on.
 			b = b.Owns(child, builder.WithPredicates(predicate.Or(specOrMetadata, pdbStatusChanged)))
+			continue
+		}
+		if _, ok := child.(*corev1.ConfigMap); ok {
+			// A ConfigMap has no generation: an edit of its data changes only its resourceVersion.
+			b = b.Owns(child, builder.WithPredicates(predicate.Or(specOrMetadata, configMapDataChanged)))
 			continue
 		}
 		b = b.Owns(child, builder.WithPredicates(specOrMetadata))

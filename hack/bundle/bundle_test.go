@@ -40,7 +40,6 @@ func loadCommittedBundle(t *testing.T) *manifests.Bundle {
 func TestBundleIsUpToDate(t *testing.T) {
 	tmp := t.TempDir()
 	o := options{
-		Image:      defaultImage,
 		Channel:    "alpha",
 		Root:       root,
 		Out:        filepath.Join(tmp, "bundle"),
@@ -93,6 +92,33 @@ func TestBundleIsUpToDate(t *testing.T) {
 	}
 	if stale {
 		t.Error("the committed OLM bundle is stale: run `make bundle` and commit the result")
+	}
+}
+
+// The committed bundle is of the repository's one version (VERSION), as the chart and the Makefile's IMG
+// are: the CSV's version and name, and the tag of the image it deploys.
+func TestBundleVersionIsVERSION(t *testing.T) {
+	version, err := readVersion(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := loadCommittedBundle(t).CSV
+	if got := csv.Spec.Version.String(); got != version {
+		t.Errorf("the CSV's version is %s, VERSION is %s: run `make bundle`", got, version)
+	}
+	if want := packageName + ".v" + version; csv.Name != want {
+		t.Errorf("the CSV is %s, want %s", csv.Name, want)
+	}
+	image := csv.Annotations["containerImage"]
+	if !strings.HasSuffix(image, ":v"+version) {
+		t.Errorf("the CSV deploys %s, want the tag v%s", image, version)
+	}
+	for _, d := range csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Image != image {
+				t.Errorf("deployment %s runs %s, the CSV's containerImage is %s", d.Name, c.Image, image)
+			}
+		}
 	}
 }
 

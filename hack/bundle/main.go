@@ -3,7 +3,7 @@
 // installs, less what OLM provides itself (namespace, bindings, certificate) and the NetworkPolicies (see
 // bundle/README.md).
 //
-//	go run ./hack/bundle -image ghcr.io/reliability-operator/reliability-operator:v0.1.0 -out bundle
+//	go run ./hack/bundle -version 0.1.0 -image ghcr.io/reliability-operator/reliability-operator:v0.1.0 -out bundle
 //
 // It reads config/ directly rather than running kustomize: the bundle needs each object separately
 // (the Deployment becomes the CSV's install strategy, the ClusterRole its clusterPermissions, the
@@ -20,8 +20,8 @@ import (
 
 func main() {
 	var o options
-	flag.StringVar(&o.Version, "version", "", "Bundle version (semver, no leading v); default: the tag of -image without its v.")
-	flag.StringVar(&o.Image, "image", defaultImage, "Operator image the CSV deploys (the Makefile's IMG).")
+	flag.StringVar(&o.Version, "version", "", "Bundle version (semver, no leading v); default: the VERSION file, or the tag of -image without its v when only -image is set.")
+	flag.StringVar(&o.Image, "image", "", "Operator image the CSV deploys (the Makefile's IMG); default: "+imageRepository+":v<version>.")
 	flag.StringVar(&o.Root, "root", ".", "Repository root holding config/ and README.md.")
 	flag.StringVar(&o.Out, "out", "bundle", "Bundle directory; its manifests/ and metadata/ are rewritten, other files left alone.")
 	flag.StringVar(&o.Dockerfile, "dockerfile", "bundle.Dockerfile", "Path of the bundle image's Dockerfile (built from the repository root); empty to skip.")

@@ -90,20 +90,16 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	// The cache holds only the operator's own children, not every PDB and NetworkPolicy of the cluster.
+	// ConfigMaps are children too (the dashboards for Grafana's sidecar, in every profile's namespace), so the
+	// one cache entry a type may have holds the operator's ConfigMaps in every namespace: the dashboards and
+	// Loki's retention ConfigMap alike. Each reader picks its own from it: the profile controller by owner
+	// reference, the log retention controller by name, reading past the cache to find a foreign one.
 	byObject := map[client.Object]cache.ByObject{}
 	for _, child := range served {
 		byObject[child] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue})}
 	}
 	for obj, byObj := range inventoryCache() {
 		byObject[obj] = byObj
-	}
-	if o.LokiRetentionConfigMap.Name != "" {
-		// Only the operator's own ConfigMap, in Loki's namespace: a foreign one of that name is read past the
-		// cache, to be left alone.
-		byObject[&corev1.ConfigMap{}] = cache.ByObject{
-			Namespaces: map[string]cache.Config{o.LokiRetentionConfigMap.Namespace: {}},
-			Label:      labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue}),
-		}
 	}
 	var webhookServer webhook.Server
 	if o.SpotPlacement {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,6 +199,15 @@ func sloProfile(service string) *v1alpha1.ReliabilityProfile {
 // startOperator runs the operator until the test ends and returns a client of the test's own.
 func startOperator(t *testing.T, cfg *rest.Config, o operator.Options) (context.Context, client.Client) {
 	t.Helper()
+	ctx, c, stop := runOperator(t, cfg, o)
+	t.Cleanup(stop)
+	return ctx, c
+}
+
+// runOperator runs the operator until stop, which waits until it has stopped; a test that stops it also
+// registers stop as a cleanup, in case it fails before.
+func runOperator(t *testing.T, cfg *rest.Config, o operator.Options) (context.Context, client.Client, func()) {
+	t.Helper()
 	o.MetricsAddress, o.SeveralInOneProcess = "0", true
 	if o.ProbeAddress == "" {
 		o.ProbeAddress = "0" // no probes, unless the test reads them
@@ -209,17 +219,21 @@ func startOperator(t *testing.T, cfg *rest.Config, o operator.Options) (context.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
 	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
-	return ctx, c
+	return ctx, c, stop
 }
 
 // TestAForeignLokiConfigMapIsNeverOverwritten: a ConfigMap of the configured name that the operator did not

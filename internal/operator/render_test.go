@@ -38,6 +38,9 @@ var clusterFlags = []string{
 	"--slo-window-interval=2m",
 	"--logging-cluster-outputs=critical=logs-30d,non-critical=logs-7d",
 	"--grafana-instance-selector=dashboards=grafana",
+	"--dashboard-configmaps=true",
+	"--dashboard-configmap-label=grafana_dashboard=yes",
+	"--dashboard-configmap-folder-annotation=grafana_folder",
 }
 
 // TestTheCLIRendersWhatTheOperatorApplies runs the operator with clusterFlags, parsed by the binding main.go

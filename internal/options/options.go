@@ -8,6 +8,7 @@ package options
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,32 +25,84 @@ import (
 // how a value is parsed into the options. set leaves the options as they were when the value does not parse.
 type renderFlag struct {
 	name, defaultValue, usage, example string
-	set                                func(o *render.Options, value string) error
+	set                                func(o *render.Options, st *bindState, value string) error
+	// boolean flags may be given without a value (--dashboard-configmaps).
+	boolean bool
+	// with is another flag the example takes effect with (a setting of a feature that is off by default).
+	with string
+}
+
+// bindState holds what several flags decide together, for one binding: the dashboard ConfigMaps are on or
+// off, with a label and a folder annotation that apply only when they are on.
+type bindState struct {
+	dashboardConfigMaps                 bool
+	dashboardLabel, dashboardAnnotation string
+}
+
+// applyDashboardConfigMaps sets render.Options.DashboardConfigMaps from the three flags, checking the label
+// and the annotation even while off, so that a wrong value fails at start-up and not the day it is turned on.
+func (st *bindState) applyDashboardConfigMaps(o *render.Options) error {
+	dcm, err := render.NewDashboardConfigMapOptions(st.dashboardLabel, st.dashboardAnnotation)
+	if err != nil {
+		return err
+	}
+	o.DashboardConfigMaps = nil
+	if st.dashboardConfigMaps {
+		o.DashboardConfigMaps = dcm
+	}
+	return nil
 }
 
 // renderFlags are every flag that shapes children. A field added to render.Options gets its one entry here;
 // TestEveryRenderOptionHasAFlag fails until it has one.
 var renderFlags = []renderFlag{
-	{"monitoring-labels", "", "Labels added to ServiceMonitors and PrometheusRules so that Prometheus selects them, such as release=kube-prometheus-stack.", "release=kube-prometheus-stack",
-		func(o *render.Options, v string) error { return setLabels(&o.MonitoringLabels, v) }},
-	{"velero-namespace", "velero", "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).", "backups",
-		func(o *render.Options, v string) error { return setNamespace(&o.VeleroNamespace, v) }},
-	{"slo-window-interval", "5m", "How often Prometheus evaluates the SLO-window rules (the whole-window ratio and the budget remaining).", "1m",
-		func(o *render.Options, v string) error { return setDuration(&o.SLOWindowInterval, v) }},
-	{"logging-cluster-outputs", "", "logging-operator ClusterOutputs per log tier, such as critical=logs-30d,non-critical=logs-7d: each profile gets a Flow to its tier's output (O-5); off when empty.", "critical=logs-30d,non-critical=logs-7d",
-		func(o *render.Options, v string) error { return setTierOutputs(&o.LoggingClusterOutputs, v) }},
-	{"grafana-instance-selector", "", "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).", "dashboards=grafana",
-		func(o *render.Options, v string) error { return setSelector(&o.GrafanaInstanceSelector, v) }},
+	{name: "monitoring-labels", defaultValue: "", usage: "Labels added to ServiceMonitors and PrometheusRules so that Prometheus selects them, such as release=kube-prometheus-stack.", example: "release=kube-prometheus-stack",
+		set: func(o *render.Options, _ *bindState, v string) error { return setLabels(&o.MonitoringLabels, v) }},
+	{name: "velero-namespace", defaultValue: "velero", usage: "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).", example: "backups",
+		set: func(o *render.Options, _ *bindState, v string) error { return setNamespace(&o.VeleroNamespace, v) }},
+	{name: "slo-window-interval", defaultValue: "5m", usage: "How often Prometheus evaluates the SLO-window rules (the whole-window ratio and the budget remaining).", example: "1m",
+		set: func(o *render.Options, _ *bindState, v string) error { return setDuration(&o.SLOWindowInterval, v) }},
+	{name: "logging-cluster-outputs", defaultValue: "", usage: "logging-operator ClusterOutputs per log tier, such as critical=logs-30d,non-critical=logs-7d: each profile gets a Flow to its tier's output (O-5); off when empty.", example: "critical=logs-30d,non-critical=logs-7d",
+		set: func(o *render.Options, _ *bindState, v string) error {
+			return setTierOutputs(&o.LoggingClusterOutputs, v)
+		}},
+	{name: "grafana-instance-selector", defaultValue: "", usage: "Label selector of the grafana-operator Grafana instances that show the SLO dashboards, such as dashboards=grafana (no dashboards when empty).", example: "dashboards=grafana",
+		set: func(o *render.Options, _ *bindState, v string) error {
+			return setSelector(&o.GrafanaInstanceSelector, v)
+		}},
+	{name: "dashboard-configmaps", defaultValue: "false", example: "true", boolean: true,
+		usage: "Render each profile's dashboard also as a ConfigMap <profile>-dashboard in the profile's namespace, for the dashboard sidecar of Grafana (kube-prometheus-stack); set the sidecar's searchNamespace to ALL or to the teams' namespaces. Works with or without --grafana-instance-selector. Turned off, the operator deletes the ConfigMaps it made.",
+		set: func(o *render.Options, st *bindState, v string) error {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				return err
+			}
+			st.dashboardConfigMaps = on
+			return st.applyDashboardConfigMaps(o)
+		}},
+	{name: "dashboard-configmap-label", defaultValue: render.DefaultDashboardConfigMapLabel, example: "grafana_dashboard=yes", with: "dashboard-configmaps",
+		usage: "key=value of the label the Grafana sidecar loads dashboards from (sidecar.dashboards.label and labelValue; an empty value for a sidecar without labelValue), with --dashboard-configmaps.",
+		set: func(o *render.Options, st *bindState, v string) error {
+			st.dashboardLabel = v
+			return st.applyDashboardConfigMaps(o)
+		}},
+	{name: "dashboard-configmap-folder-annotation", defaultValue: "", example: "grafana_folder", with: "dashboard-configmaps",
+		usage: "The Grafana sidecar's folder annotation (sidecar.dashboards.folderAnnotation, such as grafana_folder, with provider.foldersFromFilesStructure), with --dashboard-configmaps: each dashboard goes to the folder of its profile's namespace or spec.dashboard.folder. None when empty.",
+		set: func(o *render.Options, st *bindState, v string) error {
+			st.dashboardAnnotation = v
+			return st.applyDashboardConfigMaps(o)
+		}},
 }
 
 // BindRender registers every flag of render.Options on fs, and sets o to their defaults. fs.Parse then
 // parses each value into o, and fails with the flag's name and the reason when one does not parse.
 func BindRender(fs *flag.FlagSet, o *render.Options) {
+	st := &bindState{dashboardLabel: render.DefaultDashboardConfigMapLabel}
 	for _, f := range renderFlags {
-		if err := f.set(o, f.defaultValue); err != nil {
+		if err := f.set(o, st, f.defaultValue); err != nil {
 			panic(fmt.Sprintf("the default of --%s does not parse: %v", f.name, err)) // caught by the package's tests
 		}
-		fs.Var(&renderValue{flag: f, options: o, text: f.defaultValue}, f.name, f.usage)
+		fs.Var(&renderValue{flag: f, options: o, state: st, text: f.defaultValue}, f.name, f.usage)
 	}
 }
 
@@ -66,8 +119,12 @@ func RenderFlagNames() []string {
 type renderValue struct {
 	flag    renderFlag
 	options *render.Options
+	state   *bindState
 	text    string
 }
+
+// IsBoolFlag lets a boolean flag stand without a value, as the flag package's own do.
+func (v *renderValue) IsBoolFlag() bool { return v != nil && v.flag.boolean }
 
 func (v *renderValue) String() string {
 	if v == nil { // the flag package calls String on a zero value to find out whether a default is worth printing
@@ -77,7 +134,7 @@ func (v *renderValue) String() string {
 }
 
 func (v *renderValue) Set(s string) error {
-	if err := v.flag.set(v.options, s); err != nil {
+	if err := v.flag.set(v.options, v.state, s); err != nil {
 		return err
 	}
 	v.text = s

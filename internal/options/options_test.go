@@ -47,10 +47,15 @@ func TestEveryRenderOptionHasAFlag(t *testing.T) {
 	for _, f := range renderFlags {
 		arg := "--" + f.name + "=" + f.example
 		all = append(all, arg)
-		one, err := parse(t, arg)
+		args := []string{arg}
+		if f.with != "" {
+			args = append(args, "--"+f.with) // a setting of a feature that is off by default
+		}
+		one, err := parse(t, args...)
+		withOnly, _ := parse(t, args[1:]...)
 		if err != nil {
 			t.Errorf("%s: %v", arg, err)
-		} else if reflect.DeepEqual(one, defaults) {
+		} else if reflect.DeepEqual(one, defaults) || (f.with != "" && reflect.DeepEqual(one, withOnly)) {
 			t.Errorf("%s changed no option", arg)
 		}
 	}
@@ -94,6 +99,10 @@ func TestAValueThatDoesNotParseNamesItsFlag(t *testing.T) {
 		{"--logging-cluster-outputs=gold=logs-1y", `"gold" is not a tier`},
 		{"--logging-cluster-outputs=critical=", "has no ClusterOutput"},
 		{"--grafana-instance-selector=dashboards in (", "dashboards"},
+		{"--dashboard-configmap-label=grafana_dashboard", "want key=value"},
+		{"--dashboard-configmap-label=reliability.dev/profile=x", "the operator's own"},
+		{"--dashboard-configmap-folder-annotation=bad folder", "folder annotation"},
+		{"--dashboard-configmaps=maybe", "invalid syntax"},
 	} {
 		t.Run(tc.arg, func(t *testing.T) {
 			_, err := parse(t, tc.arg)
@@ -112,7 +121,7 @@ func TestTheHelpShowsEveryFlagWithItsDefault(t *testing.T) {
 	BindRender(fs, &render.Options{})
 	fs.PrintDefaults()
 	for _, name := range RenderFlagNames() {
-		if !strings.Contains(help.String(), "-"+name+" ") {
+		if !strings.Contains(help.String(), "-"+name+" ") && !strings.Contains(help.String(), "-"+name+"\n") {
 			t.Errorf("help lacks -%s:\n%s", name, help.String())
 		}
 	}

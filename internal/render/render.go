@@ -8,6 +8,7 @@ import (
 	grafanav1beta1 "github.com/grafana/grafana-operator/v5/api/v1beta1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +44,9 @@ type Options struct {
 	SLOWindowInterval time.Duration
 	// LoggingClusterOutputs are the logging-operator ClusterOutputs of each log tier; empty renders no Flows.
 	LoggingClusterOutputs map[v1alpha1.Tier]string
+	// DashboardConfigMaps, when set, renders each dashboard also as a ConfigMap for Grafana's dashboard
+	// sidecar (kube-prometheus-stack); nil renders none. It works with or without GrafanaInstanceSelector.
+	DashboardConfigMaps *DashboardConfigMapOptions
 }
 
 // Render returns every child object of the profile, in a stable order. The profile is expected to carry the
@@ -63,8 +67,11 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 	rule, ruleErr := PrometheusRule(rp, opts)
 	if ruleErr != nil {
 		// The dashboard reads the same SLOs: it keeps its last good version with the rule.
-		partial.add(ruleKind, ruleErr)
-		partial.add(dashboardKind, ruleErr)
+		partial.add(ruleKind, rp.Name, ruleErr)
+		partial.add(dashboardKind, rp.Name, ruleErr)
+		if opts.DashboardConfigMaps != nil && !dashboardDisabled(rp) {
+			partial.add(configMapKind, DashboardConfigMapName(rp.Name), ruleErr)
+		}
 	} else {
 		objs = append(objs, rule)
 	}
@@ -80,15 +87,20 @@ func Render(rp *v1alpha1.ReliabilityProfile, opts Options) ([]client.Object, err
 		objs = append(objs, schedule)
 	}
 	if flow, err := LoggingFlow(rp, opts); err != nil {
-		partial.add(flowKind, err)
+		partial.add(flowKind, rp.Name, err)
 	} else if flow != nil {
 		objs = append(objs, flow)
 	}
 	if ruleErr == nil {
 		if dash, err := GrafanaDashboard(rp, opts); err != nil {
-			partial.add(dashboardKind, err)
+			partial.add(dashboardKind, rp.Name, err)
 		} else if dash != nil {
 			objs = append(objs, dash)
+		}
+		if cm, err := DashboardConfigMap(rp, opts); err != nil {
+			partial.add(configMapKind, DashboardConfigMapName(rp.Name), err)
+		} else if cm != nil {
+			objs = append(objs, cm)
 		}
 	}
 	if len(partial.Failures) > 0 {
@@ -107,17 +119,19 @@ type PartialError struct {
 // Failure is one child kind that could not be rendered, and why.
 type Failure struct {
 	Kind schema.GroupVersionKind
+	// Name is the child's name: the profile's, but for the dashboard ConfigMap.
+	Name string
 	Err  error
 }
 
-func (e *PartialError) add(kind schema.GroupVersionKind, err error) {
-	e.Failures = append(e.Failures, Failure{Kind: kind, Err: err})
+func (e *PartialError) add(kind schema.GroupVersionKind, name string, err error) {
+	e.Failures = append(e.Failures, Failure{Kind: kind, Name: name, Err: err})
 }
 
 func (e *PartialError) Error() string {
 	parts := make([]string, 0, len(e.Failures))
 	for _, f := range e.Failures {
-		parts = append(parts, fmt.Sprintf("%s %s: %v", f.Kind.Kind, e.Name, f.Err))
+		parts = append(parts, fmt.Sprintf("%s %s: %v", f.Kind.Kind, f.Name, f.Err))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -125,6 +139,8 @@ func (e *PartialError) Error() string {
 var (
 	ruleKind      = monitoringv1.SchemeGroupVersion.WithKind(monitoringv1.PrometheusRuleKind)
 	dashboardKind = grafanav1beta1.SchemeGroupVersion.WithKind("GrafanaDashboard")
+	// configMapKind is the dashboard's ConfigMap: the only ConfigMap a profile has.
+	configMapKind = corev1.SchemeGroupVersion.WithKind("ConfigMap")
 )
 
 // LivesOutsideProfileNamespace tells the kinds whose children live in another namespace (Velero reads
@@ -164,6 +180,8 @@ func ChildTypes() []client.Object {
 		&policyv1.PodDisruptionBudget{TypeMeta: typeMeta(policyv1.SchemeGroupVersion.String(), "PodDisruptionBudget")},
 		&networkingv1.NetworkPolicy{TypeMeta: typeMeta(networkingv1.SchemeGroupVersion.String(), "NetworkPolicy")},
 		&grafanav1beta1.GrafanaDashboard{TypeMeta: typeMeta(dashboardKind.GroupVersion().String(), dashboardKind.Kind)},
+		// Always, also when DashboardConfigMaps is off: the ConfigMaps of an earlier run with it on are pruned.
+		&corev1.ConfigMap{TypeMeta: typeMeta(configMapKind.GroupVersion().String(), configMapKind.Kind)},
 		&velerov1.Schedule{TypeMeta: typeMeta(velerov1.SchemeGroupVersion.String(), "Schedule")},
 		flowPrototype(),
 	}
