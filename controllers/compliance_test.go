@@ -1,7 +1,9 @@
 package controllers_test
 
 import (
+	"bytes"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +13,13 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/cli"
 )
 
 func verdictIs(ns, rule string, result v1alpha1.ComplianceResult, contains string) func() error {
@@ -189,4 +194,33 @@ func TestALoadBalancerAndALiteralPasswordFailS2AndS3(t *testing.T) {
 			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}}
 	})
 	eventually(t, "S-3 passes", verdictIs(ns, v1alpha1.RuleS3, v1alpha1.CompliancePass, "Deployment/checkout"))
+}
+
+// TestTheReportReadsTheClustersVerdicts runs `reliability-operator report` against the control plane, as a
+// platform engineer would with their kubeconfig: the namespace's profile is in the table with the verdicts
+// the operator wrote, and the failing rule's message follows it.
+func TestTheReportReadsTheClustersVerdicts(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	eventually(t, "O-8 fails", verdictIs(ns, v1alpha1.RuleO8, v1alpha1.ComplianceFail, "No version metric"))
+	summary := getProfile(t, ns, "checkout").Status.ComplianceSummary
+
+	kubeconfig := clientcmdapi.NewConfig()
+	kubeconfig.Clusters["envtest"] = &clientcmdapi.Cluster{Server: adminConfig.Host, CertificateAuthorityData: adminConfig.CAData}
+	kubeconfig.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: adminConfig.CertData, ClientKeyData: adminConfig.KeyData, Token: adminConfig.BearerToken}
+	kubeconfig.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kubeconfig.CurrentContext = "envtest"
+	file := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kubeconfig, file); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if code := cli.Run([]string{"report", "--kubeconfig", file, "-n", ns}, nil, &out, &errs, nil); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	for _, want := range []string{ns + "  checkout  non-critical  " + summary, ns + "/checkout O-8: No version metric declared"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
 }

@@ -33,6 +33,8 @@ import (
 var (
 	// k8s is the tests' own client. Its requests are not counted as the operator's.
 	k8s client.Client
+	// adminConfig is the control plane's admin config, for tests that run a command line against it.
+	adminConfig *rest.Config
 	// operatorWrites counts the write requests the running operator sent, per namespace.
 	operatorWrites = &writeCounter{byNamespace: map[string]int{}}
 )
@@ -49,6 +51,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	adminConfig = cfg
 
 	scheme, err := operator.NewScheme()
 	if err != nil {
