@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/compliance"
 )
 
@@ -121,19 +122,10 @@ func (r *ReliabilityProfileReconciler) livePDB(ctx context.Context, rp *v1alpha1
 	if err != nil {
 		return nil, err
 	}
-	if !isOwnedBy(pdb, rp) {
+	if !apply.IsControlledBy(pdb, rp) {
 		return nil, nil // a foreign PDB of that name says nothing about the profile's
 	}
 	return pdb, nil
-}
-
-func isOwnedBy(obj metav1.Object, rp *v1alpha1.ReliabilityProfile) bool {
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.UID == rp.UID {
-			return true
-		}
-	}
-	return false
 }
 
 // setComplianceStatus writes the verdicts into status.compliance[], keeping each rule's lastTransitionTime

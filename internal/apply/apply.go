@@ -127,7 +127,7 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		return res.failedBy(err, fmt.Sprintf("Reading the live object failed: %v", err))
 	}
 
-	if !isControlledBy(live, owner) {
+	if !IsControlledBy(live, owner) {
 		return res.foreign(live)
 	}
 	if OwnsThroughUpdate(live) {
@@ -232,7 +232,7 @@ func (a *Applier) createdMeanwhile(ctx context.Context, owner *v1alpha1.Reliabil
 	}
 	err = a.APIReader.Get(ctx, key, live)
 	switch {
-	case apierrors.IsNotFound(err) || err == nil && isControlledBy(live, owner):
+	case apierrors.IsNotFound(err) || err == nil && IsControlledBy(live, owner):
 		// Deleted again, or the profile's own (a create whose answer was lost): look again soon.
 		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Created by someone else meanwhile; retrying."
 		return res
@@ -392,9 +392,9 @@ func DesiredHash(manifest map[string]any) (string, error) {
 	return hex.EncodeToString(sum[:8]), nil
 }
 
-// isControlledBy tells whether the profile owns obj: by its controller owner reference in the profile's
+// IsControlledBy tells whether the profile owns obj: by its controller owner reference in the profile's
 // namespace, by the owner-UID annotation elsewhere.
-func isControlledBy(obj client.Object, owner *v1alpha1.ReliabilityProfile) bool {
+func IsControlledBy(obj client.Object, owner *v1alpha1.ReliabilityProfile) bool {
 	if owner.UID == "" {
 		return false
 	}

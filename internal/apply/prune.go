@@ -63,7 +63,7 @@ func (a *Applier) deleteChildren(ctx context.Context, owner *v1alpha1.Reliabilit
 		}
 		for _, it := range items {
 			item, ok := it.(client.Object)
-			if !ok || keep[gvk][key{item.GetNamespace(), item.GetName()}] || !isControlledBy(item, owner) {
+			if !ok || keep[gvk][key{item.GetNamespace(), item.GetName()}] || !IsControlledBy(item, owner) {
 				continue
 			}
 			uid := item.GetUID()
