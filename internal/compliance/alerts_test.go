@@ -1,12 +1,8 @@
 package compliance
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
@@ -14,22 +10,8 @@ import (
 // The F-3 alert that config/prometheus ships, run by the real promtool on the operator's metric: an exception
 // ending 15 days after the start alerts once fewer than 14 days are left (and the hour of for: has passed).
 func TestTheExceptionAlertFiresTwoWeeksBeforeTheEnd(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "prometheus", "compliance_rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rule struct {
-		Spec map[string]any `json:"spec"`
-	}
-	if err := yaml.Unmarshal(b, &rule); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	rules := filepath.Join(dir, "rules.yaml")
-	testenv.WriteYAML(t, rules, rule.Spec)
-	if out, err := exec.Command(testenv.Promtool(t), "check", "rules", rules).CombinedOutput(); err != nil {
-		t.Fatalf("promtool check rules: %v\n%s", err, out)
-	}
+	rules := testenv.ShippedRules(t, "compliance_rules.yaml", dir)
 	alert := []map[string]any{{
 		"exp_labels": map[string]string{"namespace": "shop", "profile": "web", "service": "web", "rule": "R-4", "severity": "ticket"},
 		"exp_annotations": map[string]string{

@@ -1,34 +1,16 @@
 package placement
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
 // The P-3 alerts that config/prometheus ships, run by the real promtool against the operator's metrics.
 func TestTheSpotAlertsFireOnlyAboveTheLimits(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "prometheus", "spot_rules.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rule struct {
-		Spec map[string]any `json:"spec"`
-	}
-	if err := yaml.Unmarshal(b, &rule); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	rules := filepath.Join(dir, "rules.yaml")
-	testenv.WriteYAML(t, rules, rule.Spec)
-	if out, err := exec.Command(testenv.Promtool(t), "check", "rules", rules).CombinedOutput(); err != nil {
-		t.Fatalf("promtool check rules: %v\n%s", err, out)
-	}
+	rules := testenv.ShippedRules(t, "spot_rules.yaml", dir)
 
 	// shop/web: 0.7 on spot against a limit of 0.5 from the start; shop/api: 0.3 against 0.5.
 	// Pods: 6 spot and 4 on-demand in all, so the fleet is at 0.6.

@@ -54,3 +54,26 @@ func PromtoolTestRules(t testing.TB, testFile string) {
 		t.Fatalf("promtool test rules %s: %v\n%s", testFile, err, out)
 	}
 }
+
+// ShippedRules writes the groups of a PrometheusRule that config/prometheus ships (file, such as
+// spot_rules.yaml) as a rule file in dir, checks it with `promtool check rules` and returns its path, for a
+// `promtool test rules` scenario.
+func ShippedRules(t testing.TB, file, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(RepoRoot(), "config", "prometheus", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rule struct {
+		Spec map[string]any `json:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &rule); err != nil {
+		t.Fatal(err)
+	}
+	rules := filepath.Join(dir, "rules.yaml")
+	WriteYAML(t, rules, rule.Spec)
+	if out, err := exec.Command(Promtool(t), "check", "rules", rules).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules %s: %v\n%s", file, err, out)
+	}
+	return rules
+}
