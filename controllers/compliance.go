@@ -26,6 +26,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/compliance"
+	"github.com/reliability-operator/reliability-operator/internal/observe"
 )
 
 // Compliance reads, never writes, what S-2 and S-3 judge:
@@ -86,6 +87,12 @@ func (r *ReliabilityProfileReconciler) gatherCluster(ctx context.Context, rp *v1
 		c.Workloads = append(c.Workloads, compliance.Workload{Kind: "DaemonSet", Name: d.Name, Template: d.Spec.Template})
 	}
 	return c, nil
+}
+
+// scrapeOf is what O-7 and O-8 read of an observation.
+func scrapeOf(obs observe.Observation) *compliance.Scrape {
+	return &compliance.Scrape{Err: obs.Err, Targets: obs.Targets.Total, TargetsUp: obs.Targets.Up,
+		VersionMetricSeries: obs.VersionMetricSeries}
 }
 
 // profilesOfNamespace enqueues every profile of an object's namespace: a Service, Ingress or workload that

@@ -173,9 +173,11 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	setStatus(rp, renderErr, results, r.now())
 	setDisasterRecoveryStatus(rp, r.RenderOptions.VeleroNamespace != "")
 	setLogsStatus(rp, r.LogBackend, results)
+	var scrape *compliance.Scrape
 	if r.Observations != nil {
 		if obs, ok := r.Observations.For(req.NamespacedName); ok {
 			setObservedStatus(rp, obs)
+			scrape = scrapeOf(obs)
 		}
 	}
 	var audits []webhook.AuditRecord
@@ -208,7 +210,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading the namespace's Services, Ingresses and workloads: %w", err)
 	}
-	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Now: r.now().Time}
+	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Scrape: scrape, Now: r.now().Time}
 	setComplianceStatus(rp, compliance.Evaluate(judged), r.now())
 	r.recordEvents(before, rp, results)
 	r.recordAuditEvents(rp, audits)

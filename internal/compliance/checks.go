@@ -110,10 +110,38 @@ func checkMetricsPort(s Snapshot) Verdict {
 	if ok, why := childInSync(s.Profile, "ServiceMonitor"); !ok {
 		return fail("Port 8067 is not scraped: %s.", why)
 	}
-	if s.Cluster == nil {
-		return pass("The ServiceMonitor scrapes port 8067.")
+	v := pass("The ServiceMonitor scrapes port 8067.")
+	if s.Cluster != nil {
+		v = metricsPortInCluster(s.Cluster, s.Profile, 8067)
 	}
-	return metricsPortInCluster(s.Cluster, s.Profile, 8067)
+	if v.Result != v1alpha1.CompliancePass {
+		return v
+	}
+	return judgeTargets(s, v)
+}
+
+// judgeTargets adds to a passing O-7 what Prometheus says: the service's targets exist and are up. A
+// Prometheus that cannot be read leaves the verdict on the cluster's objects, saying so, rather than turning
+// every service Unknown while Prometheus is away.
+func judgeTargets(s Snapshot, v Verdict) Verdict {
+	sc, rp := s.Scrape, s.Profile
+	switch {
+	case sc == nil:
+		return v
+	case sc.Err != "":
+		v.Message += " Prometheus' targets were not read: " + sc.Err
+		return v
+	case sc.Targets == 0 && s.Now.Before(scrapeGraceEnd(rp)):
+		return unknown("%s Prometheus scrapes no target of the service yet; it has until %s, %s after the profile's creation, to find one.",
+			v.Message, scrapeGraceEnd(rp).UTC().Format(time.RFC3339), ScrapeGrace)
+	case sc.Targets == 0:
+		return fail("%s Yet Prometheus scrapes no target of it (no up{namespace=%q,service=%q}): check that Prometheus' serviceMonitorSelector and serviceMonitorNamespaceSelector select the ServiceMonitor %s/%s.",
+			v.Message, rp.Namespace, rp.Spec.Service, rp.Namespace, rp.Name)
+	case sc.TargetsUp < sc.Targets:
+		return fail("%d of %d scrape targets of the service are down in Prometheus (up == 0).", sc.Targets-sc.TargetsUp, sc.Targets)
+	}
+	v.Message += fmt.Sprintf(" Prometheus scrapes %d target(s) of it, all up.", sc.Targets)
+	return v
 }
 
 // O-8: a version metric, declared so that its absence alerts.
@@ -121,7 +149,23 @@ func checkVersionMetric(s Snapshot) Verdict {
 	if s.Profile.Spec.Metrics.VersionMetric == "" {
 		return fail("No version metric declared (spec.metrics.versionMetric, such as %s_build_info).", strings.ReplaceAll(s.Profile.Spec.Service, "-", "_"))
 	}
-	return pass("Version metric %s declared; ServiceVersionMetricAbsent alerts when it is missing.", s.Profile.Spec.Metrics.VersionMetric)
+	rp, m := s.Profile, s.Profile.Spec.Metrics.VersionMetric
+	v := pass("Version metric %s declared; ServiceVersionMetricAbsent alerts when it is missing.", m)
+	sc := s.Scrape
+	switch {
+	case sc == nil:
+		return v
+	case sc.Err != "":
+		v.Message += " Whether it has series was not read: " + sc.Err
+		return v
+	case sc.VersionMetricSeries:
+		return pass("Version metric %s declared, and Prometheus has series of it for the service.", m)
+	case s.Now.Before(scrapeGraceEnd(rp)):
+		return unknown("Version metric %s declared; Prometheus has no series of it yet, and has until %s to scrape one.",
+			m, scrapeGraceEnd(rp).UTC().Format(time.RFC3339))
+	}
+	return fail("Version metric %s declared, but Prometheus has no series %s{namespace=%q,service=%q}: the service does not expose it, or is not scraped.",
+		m, m, rp.Namespace, rp.Spec.Service)
 }
 
 // O-9: availability and latency are measured.

@@ -12,12 +12,37 @@ import (
 )
 
 // Snapshot is what the checks read: the profile with this reconcile's status (children, logs, placement)
-// already set, the live PodDisruptionBudget child if there is one, and the time of the reconcile.
+// already set, the live PodDisruptionBudget child if there is one, what Prometheus said of the service, and
+// the time of the reconcile.
 type Snapshot struct {
 	Profile *v1alpha1.ReliabilityProfile
 	PDB     *policyv1.PodDisruptionBudget
 	Cluster *Cluster
+	Scrape  *Scrape
 	Now     time.Time
+}
+
+// Scrape is what Prometheus answered about the service, when the operator reads it (--prometheus-url); nil
+// without it, and before its first answer.
+type Scrape struct {
+	// Err is why Prometheus could not be read; nothing else is then known.
+	Err string
+	// Targets and TargetsUp count the scrape targets with the service's namespace and service labels, and
+	// those whose last scrape succeeded.
+	Targets, TargetsUp int
+	// VersionMetricSeries tells whether the declared version metric has a series of the service.
+	VersionMetricSeries bool
+}
+
+// ScrapeGrace is how long after a profile's creation a service Prometheus does not scrape yet is Unknown
+// rather than failing O-7 and O-8: prometheus-operator has to write the new ServiceMonitor into the
+// configuration, Prometheus to reload it and discover the endpoints, and the first scrape to happen. It is
+// the `for:` of the ServiceNotScraped alert.
+const ScrapeGrace = 10 * time.Minute
+
+// scrapeGraceEnd is when the profile's grace for being scraped ends.
+func scrapeGraceEnd(rp *v1alpha1.ReliabilityProfile) time.Time {
+	return rp.CreationTimestamp.Add(ScrapeGrace)
 }
 
 // Verdict is the outcome of one rule's check.
@@ -105,6 +130,10 @@ func NextChange(s Snapshot) time.Time {
 	}
 	if due := restoreDrillDue(s.Profile); due != nil {
 		consider(*due)
+	}
+	// A service still not scraped when its grace ends fails then, though Prometheus' answer stays the same.
+	if sc := s.Scrape; sc != nil && sc.Err == "" && (sc.Targets == 0 || !sc.VersionMetricSeries) {
+		consider(scrapeGraceEnd(s.Profile))
 	}
 	return next
 }

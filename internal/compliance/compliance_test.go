@@ -234,3 +234,62 @@ func TestTheCRDKnowsTheManifestoRules(t *testing.T) {
 		t.Errorf("the CRD lists %v, v1alpha1.ManifestoRules %v", ids, v1alpha1.ManifestoRules)
 	}
 }
+
+// TestPrometheusAnswersJudgeTargetsAndTheVersionMetric: with --prometheus-url, O-7 asks that the service's
+// targets exist and are up, and O-8 that the declared version metric has series; a new profile has
+// ScrapeGrace before either fails, and a Prometheus that cannot be read leaves both on the cluster's objects.
+func TestPrometheusAnswersJudgeTargetsAndTheVersionMetric(t *testing.T) {
+	created := today.Add(-time.Hour)
+	tests := []struct {
+		name         string
+		scrape       *Scrape
+		now          time.Time
+		o7, o8       v1alpha1.ComplianceResult
+		o7Msg, o8Msg string
+	}{
+		{"scraped, all up", &Scrape{Targets: 3, TargetsUp: 3, VersionMetricSeries: true}, today,
+			v1alpha1.CompliancePass, v1alpha1.CompliancePass, "3 target(s) of it, all up", "Prometheus has series of it"},
+		{"one target down", &Scrape{Targets: 3, TargetsUp: 2, VersionMetricSeries: true}, today,
+			v1alpha1.ComplianceFail, v1alpha1.CompliancePass, "1 of 3 scrape targets of the service are down", "has series"},
+		{"not scraped at all", &Scrape{}, today,
+			v1alpha1.ComplianceFail, v1alpha1.ComplianceFail, `no up{namespace="shop",service="checkout"}`, `no series checkout_build_info{namespace="shop",service="checkout"}`},
+		{"not scraped yet", &Scrape{}, created.Add(2 * time.Minute),
+			v1alpha1.ComplianceUnknown, v1alpha1.ComplianceUnknown, "no target of the service yet", "no series of it yet"},
+		{"Prometheus unreachable", &Scrape{Err: "connection refused"}, today,
+			v1alpha1.CompliancePass, v1alpha1.CompliancePass, "targets were not read: connection refused", "was not read: connection refused"},
+		{"without --prometheus-url", nil, today,
+			v1alpha1.CompliancePass, v1alpha1.CompliancePass, "declare port 8067", "ServiceVersionMetricAbsent alerts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := profile()
+			rp.CreationTimestamp = metav1.NewTime(created)
+			verdicts := Evaluate(Snapshot{Profile: rp, PDB: healthyPDB(), Cluster: cluster(), Scrape: tt.scrape, Now: tt.now})
+			for _, c := range []struct {
+				rule string
+				want v1alpha1.ComplianceResult
+				msg  string
+			}{{v1alpha1.RuleO7, tt.o7, tt.o7Msg}, {v1alpha1.RuleO8, tt.o8, tt.o8Msg}} {
+				if v := verdictOf(t, verdicts, c.rule); v.Result != c.want || !strings.Contains(v.Message, c.msg) {
+					t.Errorf("%s: %s %q, want %s mentioning %q", c.rule, v.Result, v.Message, c.want, c.msg)
+				}
+			}
+		})
+	}
+}
+
+// A service still not scraped is looked at again when its grace ends, though Prometheus' answer stays the
+// same and so causes no reconcile of its own.
+func TestTheEndOfTheScrapeGraceIsANextChange(t *testing.T) {
+	rp := profile()
+	rp.Spec.DisasterRecovery.LastRestoreTest = ""
+	rp.CreationTimestamp = metav1.NewTime(today.Add(-time.Minute))
+	s := Snapshot{Profile: rp, PDB: healthyPDB(), Cluster: cluster(), Scrape: &Scrape{}, Now: today}
+	if next := NextChange(s); !next.Equal(rp.CreationTimestamp.Add(ScrapeGrace)) {
+		t.Errorf("next change %s, want the end of the grace %s", next, rp.CreationTimestamp.Add(ScrapeGrace))
+	}
+	s.Scrape = &Scrape{Targets: 1, TargetsUp: 1, VersionMetricSeries: true}
+	if next := NextChange(s); !next.IsZero() {
+		t.Errorf("next change %s for a scraped service, want none", next)
+	}
+}

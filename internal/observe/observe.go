@@ -4,8 +4,11 @@
 // is the most reported failure of SLO tools). It keeps the last observation of each profile in memory and
 // asks the controller to reconcile the profiles whose observation changed; the reconciler writes status.
 //
-// One poll costs three instant queries and one rules request for all profiles together, never one per
-// profile and never one per reconcile.
+// It also reads, for the manifesto's O-7 and O-8, how many of each service's scrape targets are up and
+// whether the version metric a profile declares has series.
+//
+// One poll costs five instant queries (one more per 200 distinct version metric names) and one rules
+// request for all profiles together, never one per profile and never one per reconcile.
 package observe
 
 import (
@@ -14,7 +17,9 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +53,17 @@ type Observation struct {
 	MissingGroups []string
 	// NoRule is true when the profile has no PrometheusRule (yet), so there is nothing to load.
 	NoRule bool
+	// Targets counts the service's scrape targets, by the up series of its namespace and service labels
+	// (which the profile's ServiceMonitor sets); zero when Prometheus scrapes none.
+	Targets Targets
+	// VersionMetricSeries tells whether the profile's declared version metric (O-8) has a series of the
+	// service; false when none is declared.
+	VersionMetricSeries bool
+}
+
+// Targets counts scrape targets: all of them, and those whose last scrape succeeded.
+type Targets struct {
+	Up, Total int
 }
 
 // Rule is what the observer needs of a profile's live PrometheusRule: prometheus-operator writes it to the
@@ -168,16 +184,31 @@ func (o *Observer) liveRules(ctx context.Context) (map[client.ObjectKey]Rule, er
 
 func sameFindings(a, b Observation) bool {
 	return a.Err == b.Err && a.NoRule == b.NoRule && reflect.DeepEqual(a.SLOs, b.SLOs) &&
-		reflect.DeepEqual(a.MissingGroups, b.MissingGroups)
+		reflect.DeepEqual(a.MissingGroups, b.MissingGroups) && a.Targets == b.Targets &&
+		a.VersionMetricSeries == b.VersionMetricSeries
 }
 
 // seriesKey identifies an SLO's series: its namespace, service and slo labels.
 type seriesKey struct{ namespace, service, slo string }
 
+// serviceKey identifies a service's series by their namespace and service labels.
+type serviceKey struct{ namespace, service string }
+
+// versionKey identifies the series of one metric of one service.
+type versionKey struct{ metric, namespace, service string }
+
+// answers is what one poll read from Prometheus.
+type answers struct {
+	slos     map[seriesKey]SLOValues
+	groups   map[string][]string // loaded rule groups by file base name
+	targets  map[serviceKey]Targets
+	versions map[versionKey]bool
+}
+
 // Observe queries Prometheus once for all the given profiles, whose live PrometheusRules are given.
 func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityProfile, rules map[client.ObjectKey]Rule, now time.Time) map[client.ObjectKey]Observation {
 	out := map[client.ObjectKey]Observation{}
-	values, groups, err := o.query(ctx, now)
+	found, err := o.query(ctx, profiles, now)
 	for _, rp := range profiles {
 		if rp.DecodeError() != nil {
 			continue // its SLOs are unknown; its status says why
@@ -190,7 +221,7 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 			continue
 		}
 		for _, s := range rp.Spec.SLOs {
-			if v, ok := values[seriesKey{rp.Namespace, rp.Spec.Service, s.Name}]; ok {
+			if v, ok := found.slos[seriesKey{rp.Namespace, rp.Spec.Service, s.Name}]; ok {
 				if obs.SLOs == nil {
 					obs.SLOs = map[string]SLOValues{}
 				}
@@ -198,44 +229,54 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 			}
 		}
 		if rule, ok := rules[key]; ok {
-			obs.MissingGroups = missingGroups(key, rule, groups)
+			obs.MissingGroups = missingGroups(key, rule, found.groups)
 		} else {
 			obs.NoRule = true
+		}
+		obs.Targets = found.targets[serviceKey{rp.Namespace, rp.Spec.Service}]
+		if m := rp.Spec.Metrics.VersionMetric; m != "" {
+			obs.VersionMetricSeries = found.versions[versionKey{m, rp.Namespace, rp.Spec.Service}]
 		}
 		out[key] = obs
 	}
 	return out
 }
 
-// query reads the three series every SLO has and the loaded rule groups (file base name → group names).
-func (o *Observer) query(ctx context.Context, now time.Time) (map[seriesKey]SLOValues, map[string][]string, error) {
+// query reads the three series every SLO has, the loaded rule groups, the services' targets and the
+// declared version metrics.
+func (o *Observer) query(ctx context.Context, profiles []v1alpha1.ReliabilityProfile, now time.Time) (answers, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	read := func(metric string) (map[seriesKey]float64, error) {
-		v, _, _, err := o.API.Query(ctx, metric, now)
+	vector := func(query string) (model.Vector, error) {
+		v, _, _, err := o.API.Query(ctx, query, now)
 		if err != nil {
-			return nil, fmt.Errorf("querying %s from Prometheus: %w", metric, err)
+			return nil, fmt.Errorf("querying %s from Prometheus: %w", query, err)
 		}
-		out := map[seriesKey]float64{}
 		vec, _ := v.(model.Vector)
+		return vec, nil
+	}
+	read := func(metric string) (map[seriesKey]float64, error) {
+		vec, err := vector(metric)
+		out := map[seriesKey]float64{}
 		for _, s := range vec {
 			out[seriesKey{string(s.Metric["namespace"]), string(s.Metric["service"]), string(s.Metric["slo"])}] = float64(s.Value)
 		}
-		return out, nil
+		return out, err
 	}
+	var found answers
 	remaining, err := read("slo:error_budget_remaining:ratio")
 	if err != nil {
-		return nil, nil, err
+		return found, err
 	}
 	budget, err := read("slo:error_budget:ratio")
 	if err != nil {
-		return nil, nil, err
+		return found, err
 	}
 	ratio1h, err := read("slo:sli_error:ratio_rate1h")
 	if err != nil {
-		return nil, nil, err
+		return found, err
 	}
-	values := map[seriesKey]SLOValues{}
+	found.slos = map[seriesKey]SLOValues{}
 	for k, b := range budget {
 		var v SLOValues
 		if r, ok := remaining[k]; ok && isNumber(r) {
@@ -245,18 +286,71 @@ func (o *Observer) query(ctx context.Context, now time.Time) (map[seriesKey]SLOV
 		if e, ok := ratio1h[k]; ok && isNumber(e) && b > 0 {
 			v.BurnRate1h = ptr(e / b)
 		}
-		values[k] = v
+		found.slos[k] = v
 	}
 	rules, err := o.API.Rules(ctx, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the rules Prometheus has loaded: %w", err)
+		return found, fmt.Errorf("reading the rules Prometheus has loaded: %w", err)
 	}
-	groups := map[string][]string{}
+	found.groups = map[string][]string{}
 	for _, g := range rules.Groups {
 		file := filepath.Base(g.File)
-		groups[file] = append(groups[file], g.Name)
+		found.groups[file] = append(found.groups[file], g.Name)
 	}
-	return values, groups, nil
+	// up is 1 for a target whose last scrape succeeded and 0 for one that failed.
+	targets, err := vector(`count by (namespace, service) (up)`)
+	if err != nil {
+		return found, err
+	}
+	up, err := vector(`sum by (namespace, service) (up)`)
+	if err != nil {
+		return found, err
+	}
+	found.targets = map[serviceKey]Targets{}
+	for _, s := range targets {
+		found.targets[serviceKey{string(s.Metric["namespace"]), string(s.Metric["service"])}] = Targets{Total: int(s.Value)}
+	}
+	for _, s := range up {
+		k := serviceKey{string(s.Metric["namespace"]), string(s.Metric["service"])}
+		t := found.targets[k]
+		t.Up = int(s.Value)
+		found.targets[k] = t
+	}
+	found.versions = map[versionKey]bool{}
+	for _, query := range versionQueries(profiles) {
+		vec, err := vector(query)
+		if err != nil {
+			return found, err
+		}
+		for _, s := range vec {
+			found.versions[versionKey{string(s.Metric[model.MetricNameLabel]), string(s.Metric["namespace"]), string(s.Metric["service"])}] = true
+		}
+	}
+	return found, nil
+}
+
+// versionMetricsPerQuery bounds the names in one query's regular expression, so that a fleet of many
+// version metrics asks in a few requests of bounded size rather than one unbounded one.
+const versionMetricsPerQuery = 200
+
+// versionQueries are the queries that find which namespaces and services have series of the declared
+// version metrics: one per versionMetricsPerQuery distinct names, sorted so that the same fleet asks the
+// same queries.
+func versionQueries(profiles []v1alpha1.ReliabilityProfile) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, rp := range profiles {
+		if m := rp.Spec.Metrics.VersionMetric; m != "" && !seen[m] {
+			seen[m] = true
+			names = append(names, regexp.QuoteMeta(m))
+		}
+	}
+	slices.Sort(names)
+	var queries []string
+	for chunk := range slices.Chunk(names, versionMetricsPerQuery) {
+		queries = append(queries, fmt.Sprintf(`group by (__name__, namespace, service) ({__name__=~"%s"})`, strings.Join(chunk, "|")))
+	}
+	return queries
 }
 
 // missingGroups are the groups of the profile's live PrometheusRule that Prometheus has not loaded from the

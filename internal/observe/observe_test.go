@@ -2,7 +2,10 @@ package observe_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +65,20 @@ func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
 	loaded, notLoaded, noRule := profile("checkout", "checkout"), profile("search", "search"), profile("cart", "cart")
 	lookalike := profile("search-canary", "search")
 	end := time.Now().Add(-10 * time.Second).Truncate(time.Second)
-	data := testenv.RequestTraffic("checkout", "shop", end, 10, 0.01)
+	data := strings.TrimSuffix(testenv.RequestTraffic("checkout", "shop", end, 10, 0.01), "# EOF\n")
+	// O-7 and O-8: checkout's two targets are up and expose its version metric; one of search's two is
+	// down and search_build_info, which it declares, has no series.
+	data += gaugeSamples(end, map[string]float64{
+		`up{namespace="shop",service="checkout",instance="10.0.0.1:8067"}`: 1,
+		`up{namespace="shop",service="checkout",instance="10.0.0.2:8067"}`: 1,
+		`up{namespace="shop",service="search",instance="10.0.0.3:8067"}`:   1,
+		`up{namespace="shop",service="search",instance="10.0.0.4:8067"}`:   0,
+	}) + gaugeSamples(end, map[string]float64{
+		`checkout_build_info{namespace="shop",service="checkout",version="1.4.2"}`: 1,
+		// The same metric name of another namespace says nothing of shop's checkout.
+		`search_build_info{namespace="other",service="search",version="0.9"}`: 1,
+	}) + "# EOF\n"
+	loaded.Spec.Metrics.VersionMetric, notLoaded.Spec.Metrics.VersionMetric = "checkout_build_info", "search_build_info"
 	loadedFile, loadedRule := ruleFile(t, &loaded, "1234")
 	lookalikeFile, _ := ruleFile(t, &lookalike, "9abc")
 	_, notLoadedRule := ruleFile(t, &notLoaded, "5678")
@@ -118,6 +134,28 @@ func TestTheObserverReadsRealNumbersFromARealPrometheus(t *testing.T) {
 	if none := obs[client.ObjectKeyFromObject(&noRule)]; !none.NoRule || len(none.MissingGroups) != 0 {
 		t.Errorf("profile without a PrometheusRule: %+v, want NoRule", none)
 	}
+
+	if want := (observe.Targets{Up: 2, Total: 2}); got.Targets != want || !got.VersionMetricSeries {
+		t.Errorf("checkout: targets %+v and version metric series %v, want %+v and true", got.Targets, got.VersionMetricSeries, want)
+	}
+	if want := (observe.Targets{Up: 1, Total: 2}); missing.Targets != want || missing.VersionMetricSeries {
+		t.Errorf("search: targets %+v and version metric series %v, want %+v and false", missing.Targets, missing.VersionMetricSeries, want)
+	}
+	if none := obs[client.ObjectKeyFromObject(&noRule)]; none.Targets != (observe.Targets{}) || none.VersionMetricSeries {
+		t.Errorf("cart, never scraped: targets %+v, version metric series %v, want none", none.Targets, none.VersionMetricSeries)
+	}
+}
+
+// gaugeSamples writes the last ten minutes up to end of gauges that keep one value, every 15 seconds, as
+// OpenMetrics (one metric family, its series one after the other).
+func gaugeSamples(end time.Time, series map[string]float64) string {
+	var b strings.Builder
+	for _, s := range slices.Sorted(maps.Keys(series)) {
+		for ts := end.Add(-10 * time.Minute); !ts.After(end); ts = ts.Add(15 * time.Second) {
+			fmt.Fprintf(&b, "%s %g %d\n", s, series[s], ts.Unix())
+		}
+	}
+	return b.String()
 }
 
 func TestAnUnreachablePrometheusIsReportedForEveryProfile(t *testing.T) {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -40,13 +41,30 @@ func FreeAddress(t *testing.T) string {
 // StartPrometheusAt is StartPrometheus on the given address.
 func StartPrometheusAt(t *testing.T, addr, openMetrics string, ruleFiles map[string]string) *Prometheus {
 	t.Helper()
+	return StartPrometheusScraping(t, addr, openMetrics, ruleFiles)
+}
+
+// ScrapeJob is a scrape job of static targets, every second, whose series all get the given target labels
+// (such as namespace and service, which a ServiceMonitor's relabeling would set).
+type ScrapeJob struct {
+	Name    string
+	Targets []string
+	Labels  map[string]string
+}
+
+// StartPrometheusScraping is StartPrometheusAt that also scrapes the given jobs, so that up and the targets'
+// own series are real scrapes.
+func StartPrometheusScraping(t *testing.T, addr, openMetrics string, ruleFiles map[string]string, jobs ...ScrapeJob) *Prometheus {
+	t.Helper()
 	bin := prometheusBinary(t, "PROMETHEUS", "prometheus")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	input := filepath.Join(dir, "backfill.om")
-	write(t, input, openMetrics)
-	if out, err := exec.Command(Promtool(t), "tsdb", "create-blocks-from", "openmetrics", input, data).CombinedOutput(); err != nil {
-		t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	if openMetrics != "" { // nothing to backfill: Prometheus starts on an empty TSDB
+		write(t, input, openMetrics)
+		if out, err := exec.Command(Promtool(t), "tsdb", "create-blocks-from", "openmetrics", input, data).CombinedOutput(); err != nil {
+			t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+		}
 	}
 	var names []string
 	for name, content := range ruleFiles {
@@ -54,7 +72,20 @@ func StartPrometheusAt(t *testing.T, addr, openMetrics string, ruleFiles map[str
 		names = append(names, fmt.Sprintf("%q", filepath.Join(dir, name)))
 	}
 	config := filepath.Join(dir, "prometheus.yml")
-	write(t, config, fmt.Sprintf("global:\n  evaluation_interval: 1s\nrule_files: [%s]\n", strings.Join(names, ", ")))
+	conf := fmt.Sprintf("global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: [%s]\n", strings.Join(names, ", "))
+	if len(jobs) > 0 {
+		var configs []map[string]any
+		for _, j := range jobs {
+			configs = append(configs, map[string]any{"job_name": j.Name, "scrape_timeout": "500ms",
+				"static_configs": []map[string]any{{"targets": j.Targets, "labels": j.Labels}}})
+		}
+		b, err := json.Marshal(configs) // JSON is YAML
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf += "scrape_configs: " + string(b) + "\n"
+	}
+	write(t, config, conf)
 
 	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+data, "--web.listen-address="+addr,
 		"--storage.tsdb.retention.time=60d")
