@@ -98,9 +98,14 @@ func run() error {
 			return err
 		}
 	}
+	// The verdicts of the rules need a reconcile after the children's own events; the table shows them.
+	step("kubectl get rprof -A")
+	if err := printProfileTable(ctx, cfg, "", "", false); err != nil {
+		return err
+	}
 	for _, key := range profiles {
 		if key.Name == "search" {
-			if err := demoSpotPlacement(ctx, c, key); err != nil {
+			if err := demoSpotPlacement(ctx, c, cfg, key); err != nil {
 				return err
 			}
 		}
@@ -178,11 +183,6 @@ func printProfile(ctx context.Context, c client.Client, key client.ObjectKey) er
 			fmt.Printf("  %-22s %-30s %s\n", gvk.Kind, item.GetNamespace()+"/"+item.GetName(), item.GetCreationTimestamp().Format(time.RFC3339))
 		}
 	}
-	step("kubectl get rprof -n " + key.Namespace)
-	fmt.Printf("  %-12s %-12s %-14s %-6s %s\n", "NAME", "SERVICE", "TIER", "READY", "DRIFTED")
-	fmt.Printf("  %-12s %-12s %-14s %-6s %s\n", rp.Name, rp.Spec.Service, rp.Spec.Tier,
-		conditionStatus(rp, v1alpha1.ReadyCondition), conditionStatus(rp, v1alpha1.DriftedCondition))
-
 	step(fmt.Sprintf("Status of ReliabilityProfile %s", key))
 	b, err := yaml.Marshal(map[string]any{"status": rp.Status})
 	if err != nil {
@@ -190,13 +190,6 @@ func printProfile(ctx context.Context, c client.Client, key client.ObjectKey) er
 	}
 	fmt.Print(indent(string(b)))
 	return nil
-}
-
-func conditionStatus(rp *v1alpha1.ReliabilityProfile, condType string) string {
-	if c := meta.FindStatusCondition(rp.Status.Conditions, condType); c != nil {
-		return string(c.Status)
-	}
-	return ""
 }
 
 func printBuildInfo() {

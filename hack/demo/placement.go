@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,7 +21,7 @@ import (
 // demoSpotPlacement creates a spot and an on-demand node and a ReplicaSet of ten pods of the profile's
 // service, all created at once through the webhook, binds each pod where its affinity lets it go (envtest has
 // no scheduler), and shows the profile's placement status.
-func demoSpotPlacement(ctx context.Context, c client.Client, key client.ObjectKey) error {
+func demoSpotPlacement(ctx context.Context, c client.Client, cfg *rest.Config, key client.ObjectKey) error {
 	rp := &v1alpha1.ReliabilityProfile{}
 	if err := c.Get(ctx, key, rp); err != nil {
 		return err
@@ -76,9 +77,9 @@ func demoSpotPlacement(ctx context.Context, c client.Client, key client.ObjectKe
 		time.Sleep(200 * time.Millisecond)
 	}
 	step("kubectl get rprof " + key.Name + " -n " + key.Namespace + " -o wide")
-	fmt.Printf("  %-10s %-10s %-14s %-6s %-8s %-5s %s\n", "NAME", "SERVICE", "TIER", "READY", "DRIFTED", "SPOT", "SPOT LIMIT")
-	fmt.Printf("  %-10s %-10s %-14s %-6s %-8s %-5s %s\n", rp.Name, rp.Spec.Service, rp.Spec.Tier,
-		conditionStatus(rp, v1alpha1.ReadyCondition), conditionStatus(rp, v1alpha1.DriftedCondition), rp.Status.Placement.Fraction, rp.Status.Placement.Limit)
+	if err := printProfileTable(ctx, cfg, key.Namespace, key.Name, true); err != nil {
+		return err
+	}
 	if c := meta.FindStatusCondition(rp.Status.Conditions, v1alpha1.SpotWithinLimitCondition); c != nil {
 		fmt.Printf("  SpotWithinLimit=%s: %s\n", c.Status, c.Message)
 	}
