@@ -27,7 +27,7 @@ func Files() (map[string][]byte, error) {
 		"metadata": map[string]any{"name": "reliability-fleet-compliance", "labels": labels},
 		"spec": map[string]any{
 			// The Grafana instances that show it; change to your own, as --grafana-instance-selector.
-			"instanceSelector": map[string]any{"matchLabels": map[string]string{"dashboards": "grafana"}},
+			"instanceSelector":          map[string]any{"matchLabels": map[string]string{"dashboards": "grafana"}},
 			"allowCrossNamespaceImport": true,
 			"json":                      string(board),
 		},
