@@ -102,7 +102,7 @@ func TestO7AndO8AskPrometheusWhetherTheServiceIsScraped(t *testing.T) {
 	for _, e := range events.Items {
 		notes = append(notes, e.Note)
 	}
-	if !strings.Contains(strings.Join(notes, "\n"), "O-7: Pass → Fail: 1 of 2 scrape targets") {
+	if !strings.Contains(strings.Join(notes, "\n"), "→ Fail: 1 of 2 scrape targets of the service are down") {
 		t.Errorf("no Event of search's O-7 turning Fail among %q", notes)
 	}
 	if got := ruleResults(t, ns, "search", v1alpha1.RuleO7); got != "Fail" {
