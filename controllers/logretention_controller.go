@@ -22,6 +22,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
 	"github.com/reliability-operator/reliability-operator/internal/logs"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
@@ -36,6 +37,9 @@ type LogRetentionReconciler struct {
 	ConfigMap types.NamespacedName
 	Tenant    string
 	State     *LogRetentionState
+	// Policies reads the cluster's ReliabilityPolicy, whose tier retention applies to profiles that set
+	// none; nil when its CRD is not installed.
+	Policies client.Reader
 }
 
 // LogRetentionState is the outcome of the last run, read by the profile reconciler for status.logs.
@@ -140,6 +144,15 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 		return nil, "", 0, err
 	}
 	profiles := enforceable(list.Items)
+	if r.Policies != nil {
+		pol, err := policy.Get(ctx, r.Policies)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		for i := range profiles {
+			profiles[i] = *policy.Apply(&profiles[i], pol, render.Options{}).Profile
+		}
+	}
 	held, err := r.heldRetention(ctx, list.Items)
 	if err != nil {
 		return nil, "", 0, err
@@ -226,9 +239,12 @@ func (r *LogRetentionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return nil
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("logretention").
 		Watches(&v1alpha1.ReliabilityProfile{}, handler.EnqueueRequestsFromMapFunc(one)).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(ours)).
-		Complete(r)
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(ours))
+	if r.Policies != nil {
+		b = b.Watches(&v1alpha1.ReliabilityPolicy{}, handler.EnqueueRequestsFromMapFunc(one))
+	}
+	return b.Complete(r)
 }

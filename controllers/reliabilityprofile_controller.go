@@ -35,6 +35,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/compliance"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
 	"github.com/reliability-operator/reliability-operator/internal/placement"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/slo"
 	"github.com/reliability-operator/reliability-operator/internal/webhook"
@@ -46,6 +47,7 @@ const retryInterval = time.Minute
 
 // +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=reliability.dev,resources=reliabilitypolicies,verbs=get;list;watch
 // Children carry blockOwnerDeletion, which the OwnerReferencesPermissionEnforcement admission plugin
 // (on in OpenShift) only allows to those who may update the owner's finalizers.
 // +kubebuilder:rbac:groups=reliability.dev,resources=reliabilityprofiles/finalizers,verbs=update
@@ -76,6 +78,9 @@ type ReliabilityProfileReconciler struct {
 	LogBackend *LogBackend
 	// SpotPlacement, when the operator runs with --spot-placement, reports where the profile's pods run.
 	SpotPlacement *SpotPlacement
+	// Policies reads the cluster's ReliabilityPolicy (the cache); nil when its CRD is not installed, so
+	// that no reconcile asks for a kind the cluster does not serve.
+	Policies client.Reader
 }
 
 // LogBackend is the configured log retention backend, as the profile status reports it.
@@ -113,6 +118,19 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	forgetUndecodable(req.NamespacedName)
 
+	// What the profile gets under the cluster's policy, computed once: every step below reads it. live is
+	// the stored profile, whose metadata the finalizer patch writes.
+	live := rp
+	var pol *v1alpha1.ReliabilityPolicySpec
+	if r.Policies != nil {
+		var err error
+		if pol, err = policy.Get(ctx, r.Policies); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	eff := policy.Apply(live, pol, r.RenderOptions)
+	rp, opts := eff.Profile, eff.Render
+
 	others := &v1alpha1.ReliabilityProfileList{}
 	if err := r.Client.List(ctx, others, client.InNamespace(rp.Namespace)); err != nil {
 		return ctrl.Result{}, err
@@ -120,14 +138,15 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	var desired []client.Object
 	renderErr := duplicateService(rp, others.Items)
 	if renderErr == nil {
-		desired, renderErr = render.Render(rp, r.RenderOptions)
+		desired, renderErr = render.Render(rp, opts)
 	}
 	// Children in another namespace have no owner reference for the garbage collector; a finalizer lets the
 	// operator delete them with the profile. Only profiles that have such children carry it.
 	if rp.Spec.Mode != v1alpha1.ModeAudit && apply.OutsideNamespace(rp, desired) && !controllerutil.ContainsFinalizer(rp, CleanupFinalizer) {
-		if err := r.patchFinalizers(ctx, rp, func() { controllerutil.AddFinalizer(rp, CleanupFinalizer) }); err != nil {
+		if err := r.patchFinalizers(ctx, live, func() { controllerutil.AddFinalizer(live, CleanupFinalizer) }); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding the cleanup finalizer: %w", err)
 		}
+		rp.ObjectMeta = *live.ObjectMeta.DeepCopy()
 	}
 	before := rp.DeepCopy()
 	kinds := childKinds()
@@ -171,7 +190,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 
 	setStatus(rp, renderErr, results, r.now())
-	setDisasterRecoveryStatus(rp, r.RenderOptions.VeleroNamespace != "")
+	setDisasterRecoveryStatus(rp, opts.VeleroNamespace != "")
 	setLogsStatus(rp, r.LogBackend, results)
 	var scrape *compliance.Scrape
 	if r.Observations != nil {
@@ -210,9 +229,9 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading the namespace's Services, Ingresses and workloads: %w", err)
 	}
-	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Scrape: scrape, Now: r.now().Time}
+	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Scrape: scrape, MinObjective: eff.MinObjective, Now: r.now().Time}
 	setComplianceStatus(rp, compliance.Evaluate(judged), r.now())
-	r.recordEvents(before, rp, results)
+	r.recordEvents(before, rp, results, opts.VeleroNamespace)
 	r.recordAuditEvents(rp, audits)
 	r.recordComplianceEvents(before, rp)
 	exportComplianceMetrics(rp)
@@ -233,22 +252,22 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 
 // recordEvents emits an Event for each drift found, for each child that newly entered Conflict or Failed,
 // and in Audit mode for each child that newly needs a change the operator did not make. Persisting states emit nothing again, so that an unchanged profile costs no writes.
-func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.ReliabilityProfile, results []apply.Result) {
+func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.ReliabilityProfile, results []apply.Result, veleroNamespace string) {
 	for _, res := range results {
 		prev := findChild(before.Status.Resources, res.Kind, res.Name)
 		newState := prev == nil || prev.State != res.State
 		switch {
 		case res.Drift && res.State == v1alpha1.ChildInSync:
-			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeWarning, v1alpha1.DriftCorrectedReason, "Restore",
+			r.Recorder.Eventf(after, childRef(after, res, veleroNamespace), corev1.EventTypeWarning, v1alpha1.DriftCorrectedReason, "Restore",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		case res.State == v1alpha1.ChildDrifted && res.Drift && newState:
-			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeWarning, v1alpha1.DriftDetectedReason, "Compare",
+			r.Recorder.Eventf(after, childRef(after, res, veleroNamespace), corev1.EventTypeWarning, v1alpha1.DriftDetectedReason, "Compare",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		case (res.State == v1alpha1.ChildDrifted || res.State == v1alpha1.ChildMissing) && newState:
-			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeNormal, v1alpha1.AuditOnlyReason, "Compare",
+			r.Recorder.Eventf(after, childRef(after, res, veleroNamespace), corev1.EventTypeNormal, v1alpha1.AuditOnlyReason, "Compare",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		case (res.State == v1alpha1.ChildConflict || res.State == v1alpha1.ChildFailed) && newState:
-			r.Recorder.Eventf(after, r.childRef(after, res), corev1.EventTypeWarning, res.Reason, "Apply",
+			r.Recorder.Eventf(after, childRef(after, res, veleroNamespace), corev1.EventTypeWarning, res.Reason, "Apply",
 				"%s %s: %s", res.Kind, res.Name, res.Message)
 		}
 	}
@@ -257,14 +276,14 @@ func (r *ReliabilityProfileReconciler) recordEvents(before, after *v1alpha1.Reli
 // childRef names the child an Event is about, as its related object. The recorder merges Events of the same
 // reason, action and regarding object into one series that keeps the first note: without it, two children
 // drifting in one reconcile would read as one.
-func (r *ReliabilityProfileReconciler) childRef(rp *v1alpha1.ReliabilityProfile, res apply.Result) *unstructured.Unstructured {
+func childRef(rp *v1alpha1.ReliabilityProfile, res apply.Result, veleroNamespace string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(res.APIVersion)
 	u.SetKind(res.Kind)
 	u.SetName(res.Name)
 	u.SetNamespace(rp.Namespace)
 	if render.LivesOutsideProfileNamespace(u.GroupVersionKind()) {
-		u.SetNamespace(r.RenderOptions.VeleroNamespace)
+		u.SetNamespace(veleroNamespace)
 	}
 	return u
 }
@@ -359,6 +378,20 @@ func profileOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: l[render.ProfileNamespaceLabel], Name: l[render.ProfileLabel]}}}
 }
 
+// allProfiles enqueues every profile of the cluster, from the cache.
+func (r *ReliabilityProfileReconciler) allProfiles(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &v1alpha1.ReliabilityProfileList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		log.FromContext(ctx).Error(err, "Listing the profiles to reconcile after a policy change failed")
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, rp := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rp.Namespace, Name: rp.Name}})
+	}
+	return out
+}
+
 // configMapDataChanged passes updates of a ConfigMap's data, such as a hand edit of a dashboard ConfigMap.
 var configMapDataChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	o, okOld := e.ObjectOld.(*corev1.ConfigMap)
@@ -398,6 +431,11 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		Watches(&appsv1.Deployment{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&appsv1.StatefulSet{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&appsv1.DaemonSet{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	if r.Policies != nil {
+		// A change of the policy may change every profile; each reconcile writes only what changed.
+		b = b.Watches(&v1alpha1.ReliabilityPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allProfiles),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	}
 	if r.ObservationEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/dr"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
 )
 
 // Checks are the rules the operator judges, in the manifesto's order. Rules software cannot judge (C-*,
@@ -231,10 +232,18 @@ func checkOwnTarget(s Snapshot) Verdict {
 	if len(s.Profile.Spec.SLOs) == 0 {
 		return fail("The profile declares no SLO (spec.slos).")
 	}
+	if below := policy.BelowMinimum(s.Profile, s.MinObjective); len(below) > 0 {
+		return fail("Below the %s tier's minimum objective of %s%% (ReliabilityPolicy %s): %s.", s.Profile.Spec.Tier,
+			s.MinObjective, v1alpha1.PolicyName, strings.Join(below, ", "))
+	}
 	if ok, why := childInSync(s.Profile, "PrometheusRule"); !ok {
 		return fail("The SLOs' rules are not in place: %s.", why)
 	}
-	return pass("%d SLO(s) with their own targets, recorded and alerted on.", len(s.Profile.Spec.SLOs))
+	v := pass("%d SLO(s) with their own targets, recorded and alerted on.", len(s.Profile.Spec.SLOs))
+	if s.MinObjective != "" {
+		v.Message = strings.TrimSuffix(v.Message, ".") + fmt.Sprintf(", each at or above the %s tier's minimum of %s%%.", s.Profile.Spec.Tier, s.MinObjective)
+	}
+	return v
 }
 
 func restoreDrillDue(rp *v1alpha1.ReliabilityProfile) *time.Time {

@@ -19,7 +19,10 @@ type Snapshot struct {
 	PDB     *policyv1.PodDisruptionBudget
 	Cluster *Cluster
 	Scrape  *Scrape
-	Now     time.Time
+	// MinObjective is the lowest objective the cluster's ReliabilityPolicy allows the profile's tier, in
+	// percent; empty when it sets none.
+	MinObjective string
+	Now          time.Time
 }
 
 // Scrape is what Prometheus answered about the service, when the operator reads it (--prometheus-url); nil

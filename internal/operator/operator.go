@@ -136,6 +136,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Recorder:      mgr.GetEventRecorder(buildinfo.Service),
 		RenderOptions: o.Render,
 	}
+	policyGVK := v1alpha1.GroupVersion.WithKind("ReliabilityPolicy")
+	if _, err := mapper.RESTMapping(policyGVK.GroupKind(), policyGVK.Version); err == nil {
+		r.Policies = mgr.GetClient()
+	} else {
+		ctrl.Log.Info("Not reading a ReliabilityPolicy: its CRD is not installed; the flags are the defaults", "error", err.Error())
+	}
 	if o.PrometheusURL != "" {
 		observer, err := observe.New(o.PrometheusURL, o.PrometheusInterval, mgr.GetClient())
 		if err != nil {
@@ -156,7 +162,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		state := controllers.NewLogRetentionState()
 		r.LogBackend = &controllers.LogBackend{Name: "loki (ConfigMap " + o.LokiRetentionConfigMap.String() + ")", State: state}
 		lr := &controllers.LogRetentionReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-			ConfigMap: o.LokiRetentionConfigMap, Tenant: o.LokiTenant, State: state}
+			ConfigMap: o.LokiRetentionConfigMap, Tenant: o.LokiTenant, State: state, Policies: r.Policies}
 		if err := lr.SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("setting up the log retention controller: %w", err)
 		}
@@ -250,7 +256,7 @@ func setUpSpotPlacement(mgr ctrl.Manager, r *controllers.ReliabilityProfileRecon
 	}
 	audits := placementwebhook.NewAuditLog()
 	mgr.GetWebhookServer().Register(placementwebhook.Path, &webhook.Admission{Handler: &placementwebhook.PodPlacement{
-		Cache: mgr.GetClient(), Live: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), Audits: audits,
+		Cache: mgr.GetClient(), Live: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), Audits: audits, Policies: r.Policies,
 	}})
 	r.SpotPlacement = &controllers.SpotPlacement{Audits: audits}
 	return nil

@@ -8,6 +8,8 @@ package options
 import (
 	"flag"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +60,8 @@ func (st *bindState) applyDashboardConfigMaps(o *render.Options) error {
 var renderFlags = []renderFlag{
 	{name: "monitoring-labels", defaultValue: "", usage: "Labels added to ServiceMonitors and PrometheusRules so that Prometheus selects them, such as release=kube-prometheus-stack.", example: "release=kube-prometheus-stack",
 		set: func(o *render.Options, _ *bindState, v string) error { return setLabels(&o.MonitoringLabels, v) }},
+	{name: "alert-labels", defaultValue: "", usage: "Labels added to every alert of every profile, for Alertmanager routing, such as cluster=prod-eu,env=prod (Prometheus label names; severity, service, slo, namespace and alertname are the operator's). The ReliabilityPolicy's spec.alerting.labels replace them.", example: "cluster=prod-eu",
+		set: func(o *render.Options, _ *bindState, v string) error { return setAlertLabels(&o.AlertLabels, v) }},
 	{name: "velero-namespace", defaultValue: "velero", usage: "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).", example: "backups",
 		set: func(o *render.Options, _ *bindState, v string) error { return setNamespace(&o.VeleroNamespace, v) }},
 	{name: "slo-window-interval", defaultValue: "5m", usage: "How often Prometheus evaluates the SLO-window rules (the whole-window ratio and the budget remaining).", example: "1m",
@@ -145,6 +149,34 @@ func setLabels(dst *map[string]string, v string) error {
 	m, err := labels.ConvertSelectorToLabelsMap(v) // checks each key and value as label syntax
 	if err != nil {
 		return err
+	}
+	if len(m) == 0 {
+		m = nil
+	}
+	*dst = m
+	return nil
+}
+
+var promLabelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// setAlertLabels reads key=value pairs whose keys are Prometheus label names the operator does not set.
+func setAlertLabels(dst *map[string]string, v string) error {
+	m := map[string]string{}
+	for _, pair := range strings.Split(v, ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(pair, "=")
+		k = strings.TrimSpace(k)
+		switch {
+		case !ok:
+			return fmt.Errorf("%q is not key=value", pair)
+		case !promLabelName.MatchString(k):
+			return fmt.Errorf("%q is not a Prometheus label name (letters, digits and '_', not starting with a digit)", k)
+		case slices.Contains(v1alpha1.OperatorAlertLabels, k):
+			return fmt.Errorf("%q is set by the operator on every alert", k)
+		}
+		m[k] = val
 	}
 	if len(m) == 0 {
 		m = nil

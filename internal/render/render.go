@@ -35,6 +35,9 @@ type Options struct {
 	// MonitoringLabels are added to ServiceMonitors and PrometheusRules so that Prometheus'
 	// serviceMonitorSelector and ruleSelector pick them up (kube-prometheus-stack selects `release: <name>`).
 	MonitoringLabels map[string]string
+	// AlertLabels are added to every alert of every PrometheusRule, for routing in Alertmanager (such as
+	// cluster=prod-eu); an alert's own label of the same name wins.
+	AlertLabels map[string]string
 	// GrafanaInstanceSelector selects the Grafana instances of grafana-operator that show the dashboards;
 	// nil renders no dashboards.
 	GrafanaInstanceSelector *metav1.LabelSelector

@@ -23,6 +23,7 @@ var goldenOptions = map[string]Options{
 	"latency": {GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}}},
 	"dashboards": {GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}},
 		DashboardConfigMaps: &DashboardConfigMapOptions{LabelKey: "grafana_dashboard", LabelValue: "1", FolderAnnotation: "grafana_folder"}},
+	"alert-labels": {AlertLabels: map[string]string{"cluster": "prod-eu", "team": "payments"}},
 	"logging": {LoggingClusterOutputs: map[v1alpha1.Tier]string{v1alpha1.TierCritical: "logs-30d", v1alpha1.TierNonCritical: "logs-7d"}},
 }
 

@@ -26,6 +26,8 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/placement"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
 // Path is where the API server sends pod admissions (config/webhook names it).
@@ -56,6 +58,9 @@ type PodPlacement struct {
 	Decoder admission.Decoder
 	// Audits receives what would have been done to pods of Audit profiles.
 	Audits *AuditLog
+	// Policies reads the cluster's ReliabilityPolicy, whose tier defaults give a profile without
+	// spec.placement.maxSpotFraction its limit; nil when its CRD is not installed.
+	Policies client.Reader
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
 
@@ -158,6 +163,13 @@ func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha
 	if err := w.Cache.List(ctx, profiles, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, placement.Policy{}, err
 	}
+	var pol *v1alpha1.ReliabilityPolicySpec
+	if w.Policies != nil {
+		var err error
+		if pol, err = policy.Get(ctx, w.Policies); err != nil {
+			return nil, placement.Policy{}, err
+		}
+	}
 	var best *v1alpha1.ReliabilityProfile
 	var bestPolicy placement.Policy
 	for i := range profiles.Items {
@@ -165,7 +177,7 @@ func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha
 		if !rp.DeletionTimestamp.IsZero() || !Selects(rp, pod.Labels) {
 			continue
 		}
-		p, err := placement.PolicyOf(rp)
+		p, err := placement.PolicyOf(policy.Apply(rp, pol, render.Options{}).Profile)
 		if err != nil {
 			// A profile stored under an older CRD; its status says so. Another profile may still govern.
 			log.FromContext(ctx).Error(err, "Skipped a profile whose placement cannot be applied", "namespace", rp.Namespace, "profile", rp.Name)
