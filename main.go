@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	_ "embed"
 	"flag"
 	"fmt"
@@ -22,10 +23,15 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/options"
 )
 
-// crdYAML is the generated CRD, so that `validate` applies the admission rules of this very version.
-//
-//go:embed config/crd/bases/reliability.dev_reliabilityprofiles.yaml
-var crdYAML []byte
+// The generated CRDs, so that `validate` applies the admission rules of this very version, to profiles and
+// to the --policy file.
+var (
+	//go:embed config/crd/bases/reliability.dev_reliabilityprofiles.yaml
+	profileCRD []byte
+	//go:embed config/crd/bases/reliability.dev_reliabilitypolicies.yaml
+	policyCRD []byte
+	crdYAML   = bytes.Join([][]byte{profileCRD, policyCRD}, []byte("\n---\n"))
+)
 
 func main() {
 	if cli.IsCommandLine(os.Args[1:]) {

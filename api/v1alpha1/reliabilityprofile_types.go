@@ -331,9 +331,9 @@ type NetworkSpec struct {
 	// +optional
 	Ingress []IngressRule `json:"ingress,omitempty"`
 
-	// MonitoringNamespaceSelector selects the namespaces allowed to scrape the metrics port. Defaults to the
-	// namespace named `monitoring`.
-	// +kubebuilder:default={matchLabels: {"kubernetes.io/metadata.name": monitoring}}
+	// MonitoringNamespaceSelector selects the namespaces allowed to scrape the metrics port. Omitted, it is
+	// the ReliabilityPolicy's spec.monitoring.namespace, else the namespace named `monitoring` (not written
+	// into the profile, so that a change of the policy reaches it).
 	// +optional
 	MonitoringNamespaceSelector *LabelSelector `json:"monitoringNamespaceSelector,omitempty"`
 }
@@ -467,8 +467,9 @@ type DisasterRecoverySpec struct {
 	// +optional
 	LastRestoreTest string `json:"lastRestoreTest,omitempty"`
 
-	// RestoreTestMaxAge is how old the last restore drill may be before an alert fires. Default 90 days.
-	// +kubebuilder:default="90d"
+	// RestoreTestMaxAge is how old the last restore drill may be before an alert fires. Omitted, it is the
+	// ReliabilityPolicy's for the tier, else 90 days (not written into the profile, so that a change of the
+	// policy reaches it).
 	// +kubebuilder:validation:MaxLength=4
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,2}d$') && int(self.substring(0, size(self) - 1)) <= 366",message="spec.disasterRecovery.restoreTestMaxAge: must be a number of days from 1d to 366d, such as 90d (R-3)"
 	// +optional

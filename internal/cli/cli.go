@@ -40,9 +40,15 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/buildinfo"
 	"github.com/reliability-operator/reliability-operator/internal/options"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/validate"
 )
+
+// newValidator compiles the served version of a CRD.
+func newValidator(crd []byte) (*validate.Validator, error) {
+	return validate.New(crd, v1alpha1.GroupVersion.Version)
+}
 
 // Commands are the subcommands Run knows.
 var Commands = []string{"render", "validate", "report", "version"}
@@ -93,6 +99,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	// controller's values to render what it applies, and to validate what its admission webhook accepts.
 	var opts render.Options
 	options.BindRender(fs, &opts)
+	policyPath := fs.String("policy", "", "a ReliabilityPolicy file: the cluster's policy, applied as the operator applies it (its backends and labels over the render flags, its tier defaults where a profile sets none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -102,10 +109,20 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		fs.Usage()
 		return 2
 	}
-	validator, err := validate.New(crdYAML, v1alpha1.GroupVersion.Version)
+	profileCRD, err := crdOf(crdYAML, "ReliabilityProfile")
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	validator, err := newValidator(profileCRD)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	pol, err := loadPolicy(*policyPath, crdYAML)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
 	// A file that cannot be read or parsed is reported, and every other file is still checked: one broken
 	// file in a GitOps folder must not hide the verdicts of the rest.
@@ -117,7 +134,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 			report.Skipped = append(report.Skipped, identify(d))
 			continue
 		}
-		result, objs := check(d, validator, opts)
+		result, objs := check(d, validator, pol, opts)
 		report.Documents = append(report.Documents, result)
 		rendered = append(rendered, objs...)
 	}
@@ -151,13 +168,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 // check validates one Document as a create through the API server and the operator's validating webhook
 // would (internal/validate), then renders it like the controller. It returns the verdict, each error naming
 // its field, with the admission warnings, and the rendered children of a valid profile.
-func check(d Document, v *validate.Validator, opts render.Options) (DocumentResult, []map[string]any) {
+func check(d Document, v *validate.Validator, pol *v1alpha1.ReliabilityPolicySpec, opts render.Options) (DocumentResult, []map[string]any) {
 	r := DocumentResult{DocumentID: identify(d), Errors: []Problem{}, Warnings: []string{}}
 	if p := notAProfile(d); p != nil {
 		r.Errors = append(r.Errors, *p)
 		return r, nil
 	}
-	verdict := v.Profile(d.Object, opts)
+	verdict := v.Profile(d.Object, policy.Options(pol, opts))
 	if verdict.Warnings != nil {
 		r.Warnings = verdict.Warnings
 	}
@@ -178,7 +195,8 @@ func check(d Document, v *validate.Validator, opts render.Options) (DocumentResu
 	if rp.Namespace == "" {
 		rp.Namespace = "default" // as kubectl apply would
 	}
-	objs, err := render.Render(rp, opts)
+	eff := policy.Apply(rp, pol, opts)
+	objs, err := render.Render(eff.Profile, eff.Render)
 	if err != nil {
 		// Admission renders too, so this is only reached if the two disagree; say it rather than hide it.
 		return fail(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/compliance"
 	"github.com/reliability-operator/reliability-operator/internal/logs"
 	"github.com/reliability-operator/reliability-operator/internal/options"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/report"
 	"github.com/reliability-operator/reliability-operator/internal/validate"
@@ -37,6 +38,7 @@ func runReport(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML
 	skipOthers := fs.Bool("skip-other-kinds", false, "with -f: skip documents that are not of the reliability.dev group")
 	var opts render.Options
 	options.BindRender(fs, &opts)
+	policyPath := fs.String("policy", "", "with -f: a ReliabilityPolicy file, applied as the operator applies the cluster's (in the cluster, the verdicts already include it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,8 +52,13 @@ func runReport(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML
 	failed := false
 	if len(files) > 0 {
 		source = "files, judged offline: " + strings.Join(files, ", ")
+		pol, err := loadPolicy(*policyPath, crdYAML)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 		var ok bool
-		profiles, ok = judgeFiles(files, stdin, stderr, crdYAML, opts, *skipOthers, now)
+		profiles, ok = judgeFiles(files, stdin, stderr, crdYAML, pol, opts, *skipOthers, now)
 		failed = !ok
 	} else {
 		var err error
@@ -78,8 +85,13 @@ func runReport(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML
 // judgeFiles validates each profile as admission would and judges it as the operator would once its
 // children are applied: what depends on the cluster (the PDB's status, the workloads, where pods run, the log
 // backend) is Unknown.
-func judgeFiles(files []string, stdin io.Reader, stderr io.Writer, crdYAML []byte, opts render.Options, skipOthers bool, now time.Time) ([]v1alpha1.ReliabilityProfile, bool) {
-	validator, err := validate.New(crdYAML, v1alpha1.GroupVersion.Version)
+func judgeFiles(files []string, stdin io.Reader, stderr io.Writer, crdYAML []byte, pol *v1alpha1.ReliabilityPolicySpec, opts render.Options, skipOthers bool, now time.Time) ([]v1alpha1.ReliabilityProfile, bool) {
+	profileCRD, err := crdOf(crdYAML, "ReliabilityProfile")
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, false
+	}
+	validator, err := newValidator(profileCRD)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, false
@@ -95,7 +107,7 @@ func judgeFiles(files []string, stdin io.Reader, stderr io.Writer, crdYAML []byt
 		if skipOthers && !claimsToBeAProfile(d) {
 			continue
 		}
-		result, _ := check(d, validator, opts)
+		result, _ := check(d, validator, pol, opts)
 		if !result.Valid {
 			ok = false
 			for _, p := range result.Errors {
@@ -112,14 +124,17 @@ func judgeFiles(files []string, stdin io.Reader, stderr io.Writer, crdYAML []byt
 		if rp.Namespace == "" {
 			rp.Namespace = "default"
 		}
-		judgeOffline(rp, opts, now)
+		judgeOffline(rp, pol, opts, now)
 		out = append(out, *rp)
 	}
 	return out, ok
 }
 
 // judgeOffline sets the status the operator would have once every child is applied, and the verdicts.
-func judgeOffline(rp *v1alpha1.ReliabilityProfile, opts render.Options, now time.Time) {
+func judgeOffline(stored *v1alpha1.ReliabilityProfile, pol *v1alpha1.ReliabilityPolicySpec, flags render.Options, now time.Time) {
+	eff := policy.Apply(stored, pol, flags)
+	rp, opts := eff.Profile, eff.Render
+	defer func() { stored.Status = rp.Status }()
 	objs, _ := render.Render(rp, opts) // validated: it renders
 	for _, o := range objs {
 		gvk := o.GetObjectKind().GroupVersionKind()
@@ -129,7 +144,7 @@ func judgeOffline(rp *v1alpha1.ReliabilityProfile, opts render.Options, now time
 	tier, retention := logs.Retention(rp)
 	rp.Status.Logs = &v1alpha1.LogsStatus{Tier: tier, Retention: fmt.Sprintf("%dd", int(retention.Hours()/24)),
 		Message: "Judged offline: whether a log backend enforces the retention is known only in the cluster."}
-	verdicts := compliance.Evaluate(compliance.Snapshot{Profile: rp, Now: now})
+	verdicts := compliance.Evaluate(compliance.Snapshot{Profile: rp, MinObjective: eff.MinObjective, Now: now})
 	at := metav1.NewTime(now)
 	for _, v := range verdicts {
 		rp.Status.Compliance = append(rp.Status.Compliance, v1alpha1.RuleVerdict{Rule: v.Rule, Result: v.Result, Message: v.Message, LastTransitionTime: at})

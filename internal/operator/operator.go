@@ -175,7 +175,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.ValidatingWebhook {
 		// Every replica serves it, leader or not, with the options the leader renders with.
 		mgr.GetWebhookServer().Register(placementwebhook.ProfileValidationPath, &webhook.Admission{Handler: &placementwebhook.ProfileValidation{
-			Decoder: admission.NewDecoder(mgr.GetScheme()), Render: o.Render,
+			Decoder: admission.NewDecoder(mgr.GetScheme()), Render: o.Render, Policies: r.Policies,
 		}})
 	}
 	if err := r.SetupWithManager(mgr, served); err != nil {

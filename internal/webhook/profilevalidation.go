@@ -10,11 +10,13 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	reviewer "github.com/reliability-operator/reliability-operator/internal/admission"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
@@ -31,6 +33,9 @@ type ProfileValidation struct {
 	Render  render.Options
 	// Now is the clock that dates exceptions (spec.exceptions[].expires); time.Now when nil.
 	Now func() time.Time
+	// Policies reads the cluster's ReliabilityPolicy, whose backends and labels the review renders with, as
+	// the controller does; nil when its CRD is not installed.
+	Policies client.Reader
 }
 
 var _ admission.Handler = &ProfileValidation{}
@@ -71,7 +76,14 @@ func (v *ProfileValidation) Handle(ctx context.Context, req admission.Request) (
 	if v.Now != nil {
 		now = v.Now
 	}
-	verdict := reviewer.Review(rp, v.Render)
+	var pol *v1alpha1.ReliabilityPolicySpec
+	if v.Policies != nil {
+		var err error
+		if pol, err = policy.Get(ctx, v.Policies); err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+	}
+	verdict := reviewer.Review(rp, policy.Options(pol, v.Render))
 	exceptions := reviewer.ReviewExceptions(rp, old, now())
 	verdict.Errors = append(verdict.Errors, exceptions.Errors...)
 	verdict.Warnings = append(verdict.Warnings, exceptions.Warnings...)
