@@ -76,6 +76,10 @@ type ReliabilityProfileReconciler struct {
 	LogBackend *LogBackend
 	// SpotPlacement, when the operator runs with --spot-placement, reports where the profile's pods run.
 	SpotPlacement *SpotPlacement
+	// GatewayRoutes are the Gateway API route kinds (of compliance.RouteTypes) the cluster serves, which S-2
+	// reads and the controller watches; none when the Gateway API is not installed. Their cache must be
+	// indexed by RouteServiceNamespaceIndex.
+	GatewayRoutes []client.Object
 }
 
 // LogBackend is the configured log retention backend, as the profile status reports it.
@@ -206,7 +210,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	inventory, err := r.gatherCluster(ctx, rp)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading the namespace's Services, Ingresses and workloads: %w", err)
+		return ctrl.Result{}, fmt.Errorf("reading the namespace's Services, Ingresses, Gateway API routes and workloads: %w", err)
 	}
 	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Now: r.now().Time}
 	setComplianceStatus(rp, compliance.Evaluate(judged), r.now())
@@ -396,6 +400,10 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		Watches(&appsv1.Deployment{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&appsv1.StatefulSet{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&appsv1.DaemonSet{}, byNamespace, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	for _, route := range r.GatewayRoutes {
+		b = b.Watches(route, handler.EnqueueRequestsFromMapFunc(r.profilesOfRouteBackends),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	}
 	if r.ObservationEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
 	}
