@@ -31,9 +31,10 @@ const (
 	discoveryTimeout = 10 * time.Second
 )
 
-// waitForDiscovery finds the child kinds and Gateway API route kinds the cluster serves, retrying with a capped backoff for as long as the
-// API server cannot be reached: a start-up during an API server outage (an upgrade, a network blip) waits
-// instead of exiting, which the kubelet would answer with a growing crash-loop back-off.
+// waitForDiscovery finds the child kinds and Gateway API route kinds the cluster serves, retrying with a
+// capped backoff for as long as the API server cannot be reached: a start-up during an API server outage (an
+// upgrade, a network blip) waits instead of exiting, which the kubelet would answer with a growing crash-loop
+// back-off.
 //
 // Why here, before the manager exists, and not in a runnable of a started manager: the manager's cache must
 // know at construction which kinds it holds and with what label selector, and building it looks every one of
