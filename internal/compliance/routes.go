@@ -22,8 +22,8 @@ type Route struct {
 }
 
 // RouteTypes are the Gateway API route kinds S-2 reads, one empty object of each with its kind set: the
-// v1 kinds of Gateway API v1.6 (TLSRoute, TCPRoute and UDPRoute became v1 there). A cluster serves some,
-// all or none of them.
+// v1 route kinds of Gateway API v1.6 (TLSRoute became v1 in v1.5, TCPRoute and UDPRoute in v1.6; their
+// older v1alpha2 versions are not read). A cluster serves some, all or none of them.
 func RouteTypes() []client.Object {
 	meta := func(kind string) metav1.TypeMeta {
 		return metav1.TypeMeta{APIVersion: gatewayv1.SchemeGroupVersion.String(), Kind: kind}
