@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -33,6 +34,7 @@ import (
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;grpcroutes;tlsroutes;tcproutes;udproutes,verbs=get;list;watch
 
 var (
 	ruleResultMetric = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -62,7 +64,8 @@ func forgetCompliance(key types.NamespacedName) {
 }
 
 // gatherCluster reads from the cache what S-2 and S-3 judge in the profile's namespace: its Services,
-// Ingresses and workloads, as the cache keeps them (see internal/operator's inventory cache).
+// Ingresses and workloads, and the Gateway API routes of any namespace with a backend in it, as the cache
+// keeps them (see internal/operator's inventory cache).
 func (r *ReliabilityProfileReconciler) gatherCluster(ctx context.Context, rp *v1alpha1.ReliabilityProfile) (*compliance.Cluster, error) {
 	in := client.InNamespace(rp.Namespace)
 	c := &compliance.Cluster{}
@@ -77,6 +80,14 @@ func (r *ReliabilityProfileReconciler) gatherCluster(ctx context.Context, rp *v1
 		}
 	}
 	c.Services, c.Ingresses = services.Items, ingresses.Items
+	for _, kind := range r.GatewayRoutes {
+		routes, err := r.routesInto(ctx, kind, rp.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		c.Routes = append(c.Routes, routes...)
+		c.RouteKinds = append(c.RouteKinds, kind.GetObjectKind().GroupVersionKind().Kind)
+	}
 	for _, d := range deployments.Items {
 		c.Workloads = append(c.Workloads, compliance.Workload{Kind: "Deployment", Name: d.Name, Template: d.Spec.Template})
 	}
@@ -95,11 +106,64 @@ func scrapeOf(obs observe.Observation) *compliance.Scrape {
 		VersionMetricSeries: obs.VersionMetricSeries}
 }
 
+// RouteServiceNamespaceIndex indexes the cached Gateway API routes by the namespaces of the Services they
+// send traffic to (RouteServiceNamespaces), so that a profile's reconcile finds the routes of every
+// namespace that point into its own without reading them all.
+const RouteServiceNamespaceIndex = "gatewayRoute.serviceNamespaces"
+
+// RouteServiceNamespaces is the index function of RouteServiceNamespaceIndex.
+func RouteServiceNamespaces(obj client.Object) []string {
+	route, ok := compliance.RouteOf(obj)
+	if !ok {
+		return nil
+	}
+	return route.ServiceNamespaces()
+}
+
+// routesInto lists from the cache the routes of one kind with a Service backend in the namespace.
+func (r *ReliabilityProfileReconciler) routesInto(ctx context.Context, kind client.Object, namespace string) ([]compliance.Route, error) {
+	gvk := kind.GetObjectKind().GroupVersionKind()
+	obj, err := r.Client.Scheme().New(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err != nil {
+		return nil, err
+	}
+	list, ok := obj.(client.ObjectList)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a list", obj)
+	}
+	if err := r.Client.List(ctx, list, client.MatchingFields{RouteServiceNamespaceIndex: namespace}); err != nil {
+		return nil, err
+	}
+	var out []compliance.Route
+	err = meta.EachListItem(list, func(item runtime.Object) error {
+		if route, ok := compliance.RouteOf(item); ok {
+			out = append(out, route)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // profilesOfNamespace enqueues every profile of an object's namespace: a Service, Ingress or workload that
 // changed may change their S-2 or S-3 verdicts.
 func (r *ReliabilityProfileReconciler) profilesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.profilesIn(ctx, obj.GetNamespace())
+}
+
+// profilesOfRouteBackends enqueues every profile of the namespaces a Gateway API route sends traffic to,
+// which may be other than its own. An update is mapped for the old route and the new one, so a backend
+// moved away from a namespace enqueues that namespace's profiles too.
+func (r *ReliabilityProfileReconciler) profilesOfRouteBackends(ctx context.Context, obj client.Object) []reconcile.Request {
+	var out []reconcile.Request
+	for _, ns := range RouteServiceNamespaces(obj) {
+		out = append(out, r.profilesIn(ctx, ns)...)
+	}
+	return out
+}
+
+func (r *ReliabilityProfileReconciler) profilesIn(ctx context.Context, namespace string) []reconcile.Request {
 	list := &v1alpha1.ReliabilityProfileList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetNamespace())); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))

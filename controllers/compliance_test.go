@@ -15,8 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/cli"
@@ -194,6 +196,82 @@ func TestALoadBalancerAndALiteralPasswordFailS2AndS3(t *testing.T) {
 			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}}
 	})
 	eventually(t, "S-3 passes", verdictIs(ns, v1alpha1.RuleS3, v1alpha1.CompliancePass, "Deployment/checkout"))
+}
+
+// TestAnHTTPRouteAttachedToAGatewayFailsS2: an HTTPRoute attached to a Gateway, with the profile's Service as
+// its backend, fails S-2 naming the route, the Gateway and the Service, with an Event and the rule's series,
+// until the profile declares the service public. A route of another namespace that names the profile's
+// namespace in its backendRef is found too, through the route watch alone.
+func TestAnHTTPRouteAttachedToAGatewayFailsS2(t *testing.T) {
+	ns := newNamespace(t)
+	createProfile(t, newProfile(ns))
+	waitReady(t, ns)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "checkout"}, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
+	if err := k8s.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	// The Gateway API's CRDs are installed here, so S-2 says it read every route kind.
+	eventually(t, "S-2 passes", verdictIs(ns, v1alpha1.RuleS2, v1alpha1.CompliancePass,
+		"no HTTPRoute, GRPCRoute, TLSRoute, TCPRoute or UDPRoute attached to a Gateway reaches the service's pods."))
+
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "storefront", Namespace: ns},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Namespace: ptr.To(gatewayv1.Namespace("infra")), Name: "public"}}},
+			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{Name: "checkout", Port: ptr.To(gatewayv1.PortNumber(80))}}}}}},
+		}}
+	if err := k8s.Create(ctx, route); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "S-2 fails", verdictIs(ns, v1alpha1.RuleS2, v1alpha1.ComplianceFail,
+		"Exposed outside the cluster by HTTPRoute/storefront (via Gateway infra/public, to Service/checkout)"))
+	eventually(t, "S-2 event", hasEvent(ns, v1alpha1.RuleResultChangedReason, "S-2: Pass → Fail: Exposed outside the cluster by HTTPRoute/storefront"))
+	eventually(t, "S-2 series", ruleResultSeries(ns, v1alpha1.RuleS2, "Fail"))
+
+	rp := getProfile(t, ns, "checkout")
+	editObject(t, client.ObjectKey{Namespace: ns, Name: "checkout"}, rp, func() {
+		rp.Spec.Public = &v1alpha1.PublicExposure{Reason: "the storefront customers reach"}
+	})
+	eventually(t, "S-2 passes as declared", verdictIs(ns, v1alpha1.RuleS2, v1alpha1.CompliancePass,
+		"Public as declared (the storefront customers reach): HTTPRoute/storefront (via Gateway infra/public, to Service/checkout)."))
+	eventually(t, "S-2 series", ruleResultSeries(ns, v1alpha1.RuleS2, "Pass"))
+
+	edge := newNamespace(t)
+	crossing := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "storefront", Namespace: edge},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "public"}}},
+			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{Name: "checkout", Namespace: ptr.To(gatewayv1.Namespace(ns)), Port: ptr.To(gatewayv1.PortNumber(80))}}}}}},
+		}}
+	if err := k8s.Create(ctx, crossing); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "S-2 names the other namespace's route", verdictIs(ns, v1alpha1.RuleS2, v1alpha1.CompliancePass,
+		"HTTPRoute/storefront of namespace "+edge+" (via Gateway "+edge+"/public, to Service/checkout if a ReferenceGrant allows it)"))
+	// Pointed back at its own namespace, it no longer counts here: the watch maps the old route too.
+	editObject(t, client.ObjectKeyFromObject(crossing), crossing, func() {
+		crossing.Spec.Rules[0].BackendRefs[0].Namespace = nil
+	})
+	eventually(t, "S-2 forgets the other namespace's route", func() error {
+		if err := verdictIs(ns, v1alpha1.RuleS2, v1alpha1.CompliancePass, "HTTPRoute/storefront (via Gateway infra/public")(); err != nil {
+			return err
+		}
+		return notInVerdict(ns, v1alpha1.RuleS2, "of namespace "+edge)
+	})
+}
+
+func notInVerdict(ns, rule, text string) error {
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout"}, rp); err != nil {
+		return err
+	}
+	for _, v := range rp.Status.Compliance {
+		if v.Rule == rule && strings.Contains(v.Message, text) {
+			return fmt.Errorf("%s still mentions %q: %s", rule, text, v.Message)
+		}
+	}
+	return nil
 }
 
 // TestTheReportReadsTheClustersVerdicts runs `reliability-operator report` against the control plane, as a

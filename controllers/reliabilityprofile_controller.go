@@ -81,6 +81,10 @@ type ReliabilityProfileReconciler struct {
 	// Policies reads the cluster's ReliabilityPolicy (the cache); nil when its CRD is not installed, so
 	// that no reconcile asks for a kind the cluster does not serve.
 	Policies client.Reader
+	// GatewayRoutes are the Gateway API route kinds (of compliance.RouteTypes) the cluster serves, which S-2
+	// reads and the controller watches; none when the Gateway API is not installed. Their cache must be
+	// indexed by RouteServiceNamespaceIndex.
+	GatewayRoutes []client.Object
 }
 
 // LogBackend is the configured log retention backend, as the profile status reports it.
@@ -227,7 +231,7 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	inventory, err := r.gatherCluster(ctx, rp)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading the namespace's Services, Ingresses and workloads: %w", err)
+		return ctrl.Result{}, fmt.Errorf("reading the namespace's Services, Ingresses, Gateway API routes and workloads: %w", err)
 	}
 	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Scrape: scrape, MinObjective: eff.MinObjective, Now: r.now().Time}
 	setComplianceStatus(rp, compliance.Evaluate(judged), r.now())
@@ -434,6 +438,10 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 	if r.Policies != nil {
 		// A change of the policy may change every profile; each reconcile writes only what changed.
 		b = b.Watches(&v1alpha1.ReliabilityPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allProfiles),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+	}
+	for _, route := range r.GatewayRoutes {
+		b = b.Watches(route, handler.EnqueueRequestsFromMapFunc(r.profilesOfRouteBackends),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	}
 	if r.ObservationEvents != nil {

@@ -76,8 +76,8 @@ type ReliabilityProfileSpec struct {
 	Network *NetworkSpec `json:"network,omitempty"`
 
 	// Public declares that the service is meant to be reached from the public internet, and why (S-2): a
-	// LoadBalancer or NodePort Service or an Ingress in front of the service then passes S-2. Omitted, any
-	// of those fails it.
+	// LoadBalancer or NodePort Service, an Ingress or a Gateway API route attached to a Gateway in front of
+	// the service then passes S-2. Omitted, any of those fails it.
 	// +optional
 	Public *PublicExposure `json:"public,omitempty"`
 

@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -9,17 +10,23 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
 
 // Cluster is what the controller gathered of the profile's namespace for S-2 and S-3, from its cache:
-// Services, Ingresses and the workloads (with their env as the cache keeps it: names, and whether a value
-// is written literally, never the value). Nil when it was not gathered.
+// Services, Ingresses, Gateway API routes and the workloads (with their env as the cache keeps it: names,
+// and whether a value is written literally, never the value). Nil when it was not gathered.
 type Cluster struct {
 	Services  []corev1.Service
 	Ingresses []networkingv1.Ingress
-	Workloads []Workload
+	// Routes are the Gateway API routes, of any namespace, with a backend in the profile's namespace.
+	// RouteKinds are the kinds of RouteTypes that were read: those the cluster serves, none when the Gateway
+	// API is not installed.
+	Routes     []Route
+	RouteKinds []string
+	Workloads  []Workload
 }
 
 // Workload is a Deployment, StatefulSet or DaemonSet, or anything else with a pod template.
@@ -44,7 +51,8 @@ func reaches(svc corev1.Service, rp *v1alpha1.ReliabilityProfile) bool {
 }
 
 // exposures lists what makes the service reachable from outside the cluster: LoadBalancer and NodePort
-// Services that reach its pods, and Ingresses with one of the Services that reach them as a backend.
+// Services that reach its pods, and Ingresses and attached Gateway API routes with one of the Services that
+// reach them as a backend.
 func exposures(c *Cluster, rp *v1alpha1.ReliabilityProfile) []string {
 	var out []string
 	reaching := map[string]bool{}
@@ -65,8 +73,67 @@ func exposures(c *Cluster, rp *v1alpha1.ReliabilityProfile) []string {
 			}
 		}
 	}
+	for _, route := range c.Routes {
+		if found, ok := routeExposure(route, rp.Namespace, reaching); ok {
+			out = append(out, found)
+		}
+	}
 	sort.Strings(out)
 	return out
+}
+
+// routeExposure describes a route that is attached to a Gateway (or another parent that is not a mesh
+// Service) and sends traffic to a Service of the profile's namespace that reaches its pods, such as
+// "HTTPRoute/shop (via Gateway infra/public, to Service/checkout)". A route of another namespace counts
+// whether or not a ReferenceGrant of the profile's namespace allows it, and says so: the grant is not read,
+// and the route says what its author wants exposed (the safe side for S-2).
+func routeExposure(route Route, namespace string, reaching map[string]bool) (string, bool) {
+	parents := route.parents()
+	if len(parents) == 0 {
+		return "", false
+	}
+	var services []string
+	for _, b := range route.BackendRefs {
+		ns, name, ok := route.service(b)
+		if id := "Service/" + name; ok && ns == namespace && reaching[name] && !slices.Contains(services, id) {
+			services = append(services, id)
+		}
+	}
+	if len(services) == 0 {
+		return "", false
+	}
+	id, grant := route.Kind+"/"+route.Name, ""
+	if route.Namespace != namespace {
+		id += " of namespace " + route.Namespace
+		grant = " if a ReferenceGrant allows it"
+	}
+	return fmt.Sprintf("%s (via %s, to %s%s)", id, strings.Join(parents, " and "), strings.Join(services, " and "), grant), true
+}
+
+// notExposedMessage is S-2's pass when nothing exposes the service, naming what was looked at.
+func notExposedMessage(c *Cluster) string {
+	if len(c.RouteKinds) == 0 {
+		return fmt.Sprintf("No LoadBalancer or NodePort Service and no Ingress reaches the service's pods. Gateway API routes were not checked: the Gateway API is not installed (the cluster serves no route kind of %s).", gatewayv1.SchemeGroupVersion)
+	}
+	msg := fmt.Sprintf("No LoadBalancer or NodePort Service, no Ingress and no %s attached to a Gateway reaches the service's pods.", orList(c.RouteKinds))
+	var unserved []string
+	for _, t := range RouteTypes() {
+		if kind := t.GetObjectKind().GroupVersionKind().Kind; !slices.Contains(c.RouteKinds, kind) {
+			unserved = append(unserved, kind)
+		}
+	}
+	if len(unserved) > 0 {
+		msg += fmt.Sprintf(" Not checked, the cluster does not serve them at %s: %s.", gatewayv1.SchemeGroupVersion, strings.Join(unserved, ", "))
+	}
+	return msg
+}
+
+// orList joins words as "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 func ingressBackends(ing networkingv1.Ingress) []string {
@@ -90,12 +157,12 @@ func ingressBackends(ing networkingv1.Ingress) []string {
 // S-2: nothing faces the public internet unless the profile says it must, and why.
 func checkExposure(s Snapshot) Verdict {
 	if s.Cluster == nil {
-		return unknown("The namespace's Services and Ingresses were not read.")
+		return unknown("The namespace's Services, Ingresses and Gateway API routes were not read.")
 	}
 	found := exposures(s.Cluster, s.Profile)
 	switch {
 	case len(found) == 0:
-		return pass("No LoadBalancer or NodePort Service and no Ingress reaches the service's pods.")
+		return pass("%s", notExposedMessage(s.Cluster))
 	case s.Profile.Spec.Public != nil:
 		return pass("Public as declared (%s): %s.", s.Profile.Spec.Public.Reason, strings.Join(found, ", "))
 	}

@@ -7,19 +7,25 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // inventoryCache is how the cache keeps the objects compliance reads (S-2, S-3): only the fields the checks
-// need, so that the cluster's Services, Ingresses and workloads cost little memory, and never the value of
-// an environment variable: a literal value is kept as "*", which says that one is written there.
-func inventoryCache() map[client.Object]cache.ByObject {
-	return map[client.Object]cache.ByObject{
+// need, so that the cluster's Services, Ingresses, Gateway API routes and workloads cost little memory, and
+// never the value of an environment variable: a literal value is kept as "*", which says that one is
+// written there. Routes are cached only of the kinds the cluster serves (gatewayRoutes).
+func inventoryCache(gatewayRoutes []client.Object) map[client.Object]cache.ByObject {
+	byObject := map[client.Object]cache.ByObject{
 		&corev1.Service{}:       {Transform: serviceExposureFields},
 		&networkingv1.Ingress{}: {Transform: ingressBackendFields},
 		&appsv1.Deployment{}:    {Transform: workloadTemplateFields},
 		&appsv1.StatefulSet{}:   {Transform: workloadTemplateFields},
 		&appsv1.DaemonSet{}:     {Transform: workloadTemplateFields},
 	}
+	for _, route := range gatewayRoutes {
+		byObject[route] = cache.ByObject{Transform: routeAttachmentFields}
+	}
+	return byObject
 }
 
 func inventoryMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
@@ -103,4 +109,105 @@ func templateEnv(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
 	}
 	return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: t.Labels},
 		Spec: corev1.PodSpec{InitContainers: strip(t.Spec.InitContainers), Containers: strip(t.Spec.Containers)}}
+}
+
+// routeAttachmentFields keeps of a Gateway API route what S-2 reads: its parentRefs (group, kind, namespace,
+// name), useDefaultGateways, and its rules' backendRefs (group, kind, namespace, name, port), those of
+// request mirror filters included. Matches, hostnames, other filters and the status are dropped.
+func routeAttachmentFields(obj any) (any, error) {
+	switch r := obj.(type) {
+	case *gatewayv1.HTTPRoute:
+		kept := &gatewayv1.HTTPRoute{TypeMeta: r.TypeMeta, ObjectMeta: inventoryMeta(r.ObjectMeta),
+			Spec: gatewayv1.HTTPRouteSpec{CommonRouteSpec: routeParents(r.Spec.CommonRouteSpec)}}
+		for _, rule := range r.Spec.Rules {
+			k := gatewayv1.HTTPRouteRule{Filters: httpMirrorFilters(rule.Filters)}
+			for _, b := range rule.BackendRefs {
+				k.BackendRefs = append(k.BackendRefs, gatewayv1.HTTPBackendRef{BackendRef: backendRef(b.BackendRef), Filters: httpMirrorFilters(b.Filters)})
+			}
+			kept.Spec.Rules = append(kept.Spec.Rules, k)
+		}
+		return kept, nil
+	case *gatewayv1.GRPCRoute:
+		kept := &gatewayv1.GRPCRoute{TypeMeta: r.TypeMeta, ObjectMeta: inventoryMeta(r.ObjectMeta),
+			Spec: gatewayv1.GRPCRouteSpec{CommonRouteSpec: routeParents(r.Spec.CommonRouteSpec)}}
+		for _, rule := range r.Spec.Rules {
+			k := gatewayv1.GRPCRouteRule{Filters: grpcMirrorFilters(rule.Filters)}
+			for _, b := range rule.BackendRefs {
+				k.BackendRefs = append(k.BackendRefs, gatewayv1.GRPCBackendRef{BackendRef: backendRef(b.BackendRef), Filters: grpcMirrorFilters(b.Filters)})
+			}
+			kept.Spec.Rules = append(kept.Spec.Rules, k)
+		}
+		return kept, nil
+	case *gatewayv1.TLSRoute:
+		kept := &gatewayv1.TLSRoute{TypeMeta: r.TypeMeta, ObjectMeta: inventoryMeta(r.ObjectMeta),
+			Spec: gatewayv1.TLSRouteSpec{CommonRouteSpec: routeParents(r.Spec.CommonRouteSpec)}}
+		for _, rule := range r.Spec.Rules {
+			kept.Spec.Rules = append(kept.Spec.Rules, gatewayv1.TLSRouteRule{BackendRefs: backendRefs(rule.BackendRefs)})
+		}
+		return kept, nil
+	case *gatewayv1.TCPRoute:
+		kept := &gatewayv1.TCPRoute{TypeMeta: r.TypeMeta, ObjectMeta: inventoryMeta(r.ObjectMeta),
+			Spec: gatewayv1.TCPRouteSpec{CommonRouteSpec: routeParents(r.Spec.CommonRouteSpec)}}
+		for _, rule := range r.Spec.Rules {
+			kept.Spec.Rules = append(kept.Spec.Rules, gatewayv1.TCPRouteRule{BackendRefs: backendRefs(rule.BackendRefs)})
+		}
+		return kept, nil
+	case *gatewayv1.UDPRoute:
+		kept := &gatewayv1.UDPRoute{TypeMeta: r.TypeMeta, ObjectMeta: inventoryMeta(r.ObjectMeta),
+			Spec: gatewayv1.UDPRouteSpec{CommonRouteSpec: routeParents(r.Spec.CommonRouteSpec)}}
+		for _, rule := range r.Spec.Rules {
+			kept.Spec.Rules = append(kept.Spec.Rules, gatewayv1.UDPRouteRule{BackendRefs: backendRefs(rule.BackendRefs)})
+		}
+		return kept, nil
+	}
+	return obj, nil
+}
+
+func routeParents(spec gatewayv1.CommonRouteSpec) gatewayv1.CommonRouteSpec {
+	kept := gatewayv1.CommonRouteSpec{UseDefaultGateways: spec.UseDefaultGateways}
+	for _, p := range spec.ParentRefs {
+		kept.ParentRefs = append(kept.ParentRefs, gatewayv1.ParentReference{Group: p.Group, Kind: p.Kind, Namespace: p.Namespace, Name: p.Name})
+	}
+	return kept
+}
+
+// backendRef keeps the object a backendRef names, not its weight: a backend weighted 0 still names the
+// Service the route would send to, and S-2 counts it.
+func backendRef(b gatewayv1.BackendRef) gatewayv1.BackendRef {
+	o := b.BackendObjectReference
+	return gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+		Group: o.Group, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Port: o.Port}}
+}
+
+func backendRefs(refs []gatewayv1.BackendRef) []gatewayv1.BackendRef {
+	var out []gatewayv1.BackendRef
+	for _, b := range refs {
+		out = append(out, backendRef(b))
+	}
+	return out
+}
+
+// mirrorFilter keeps of a request mirror filter the backend it mirrors to.
+func mirrorFilter(m *gatewayv1.HTTPRequestMirrorFilter) *gatewayv1.HTTPRequestMirrorFilter {
+	return &gatewayv1.HTTPRequestMirrorFilter{BackendRef: backendRef(gatewayv1.BackendRef{BackendObjectReference: m.BackendRef}).BackendObjectReference}
+}
+
+func httpMirrorFilters(filters []gatewayv1.HTTPRouteFilter) []gatewayv1.HTTPRouteFilter {
+	var out []gatewayv1.HTTPRouteFilter
+	for _, f := range filters {
+		if f.RequestMirror != nil {
+			out = append(out, gatewayv1.HTTPRouteFilter{Type: f.Type, RequestMirror: mirrorFilter(f.RequestMirror)})
+		}
+	}
+	return out
+}
+
+func grpcMirrorFilters(filters []gatewayv1.GRPCRouteFilter) []gatewayv1.GRPCRouteFilter {
+	var out []gatewayv1.GRPCRouteFilter
+	for _, f := range filters {
+		if f.RequestMirror != nil {
+			out = append(out, gatewayv1.GRPCRouteFilter{Type: f.Type, RequestMirror: mirrorFilter(f.RequestMirror)})
+		}
+	}
+	return out
 }

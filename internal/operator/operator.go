@@ -30,6 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/controllers"
@@ -70,7 +71,7 @@ type Options struct {
 // NewScheme knows every kind the operator reads or writes.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, monitoringv1.AddToScheme, grafanav1beta1.AddToScheme, velerov1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, monitoringv1.AddToScheme, grafanav1beta1.AddToScheme, velerov1.AddToScheme, gatewayv1.Install} {
 		if err := add(s); err != nil {
 			return nil, err
 		}
@@ -95,10 +96,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	// Loki's retention ConfigMap alike. Each reader picks its own from it: the profile controller by owner
 	// reference, the log retention controller by name, reading past the cache to find a foreign one.
 	byObject := map[client.Object]cache.ByObject{}
-	for _, child := range served {
+	for _, child := range served.Children {
 		byObject[child] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue})}
 	}
-	for obj, byObj := range inventoryCache() {
+	for obj, byObj := range inventoryCache(served.GatewayRoutes) {
 		byObject[obj] = byObj
 	}
 	var webhookServer webhook.Server
@@ -135,6 +136,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Applier:       &apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
 		Recorder:      mgr.GetEventRecorder(buildinfo.Service),
 		RenderOptions: o.Render,
+		GatewayRoutes: served.GatewayRoutes,
+	}
+	for _, route := range served.GatewayRoutes {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), route, controllers.RouteServiceNamespaceIndex, controllers.RouteServiceNamespaces); err != nil {
+			return nil, fmt.Errorf("indexing the %s cache: %w", route.GetObjectKind().GroupVersionKind().Kind, err)
+		}
 	}
 	policyGVK := v1alpha1.GroupVersion.WithKind("ReliabilityPolicy")
 	if _, err := mapper.RESTMapping(policyGVK.GroupKind(), policyGVK.Version); err == nil {
@@ -178,7 +185,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Decoder: admission.NewDecoder(mgr.GetScheme()), Render: o.Render, Policies: r.Policies,
 		}})
 	}
-	if err := r.SetupWithManager(mgr, served); err != nil {
+	if err := r.SetupWithManager(mgr, served.Children); err != nil {
 		return nil, fmt.Errorf("setting up the ReliabilityProfile controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -3,6 +3,7 @@ package operator_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +30,8 @@ import (
 
 // TestTheOperatorWorksInAClusterWithoutPrometheusOperator installs only the operator's own CRD: many clusters
 // adopt the operator before prometheus-operator. The operator must start, apply the children whose kinds
-// exist, and report the ServiceMonitor and PrometheusRule as not installed instead of crash-looping.
+// exist, and report the ServiceMonitor and PrometheusRule as not installed instead of crash-looping. Without
+// the Gateway API, S-2 judges the Services and Ingresses and says that it read no route.
 func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	env, cfg, err := testenv.StartWithCRDs(testenv.OwnCRDDir())
 	if err != nil {
@@ -71,6 +73,11 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	}
 	if l := rp.Status.Logs; l == nil || l.Enforced || !strings.Contains(l.Message, "No log backend is configured") || l.Retention != "7d" {
 		t.Errorf("status.logs = %+v, want 7d, not enforced, saying no backend is configured", rp.Status.Logs)
+	}
+	s2 := slices.IndexFunc(rp.Status.Compliance, func(v v1alpha1.RuleVerdict) bool { return v.Rule == v1alpha1.RuleS2 })
+	if s2 < 0 || rp.Status.Compliance[s2].Result != v1alpha1.CompliancePass ||
+		!strings.Contains(rp.Status.Compliance[s2].Message, "Gateway API routes were not checked: the Gateway API is not installed") {
+		t.Errorf("status.compliance = %+v, want S-2 Pass saying the Gateway API is not installed", rp.Status.Compliance)
 	}
 	for _, child := range []client.Object{&policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}} {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "checkout"}, child); err != nil {

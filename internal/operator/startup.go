@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/compliance"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
@@ -30,9 +31,10 @@ const (
 	discoveryTimeout = 10 * time.Second
 )
 
-// waitForDiscovery finds the child kinds the cluster serves, retrying with a capped backoff for as long as the
-// API server cannot be reached: a start-up during an API server outage (an upgrade, a network blip) waits
-// instead of exiting, which the kubelet would answer with a growing crash-loop back-off.
+// waitForDiscovery finds the child kinds and Gateway API route kinds the cluster serves, retrying with a
+// capped backoff for as long as the API server cannot be reached: a start-up during an API server outage (an
+// upgrade, a network blip) waits instead of exiting, which the kubelet would answer with a growing crash-loop
+// back-off.
 //
 // Why here, before the manager exists, and not in a runnable of a started manager: the manager's cache must
 // know at construction which kinds it holds and with what label selector, and building it looks every one of
@@ -44,26 +46,26 @@ const (
 //
 // The mapper it returns is handed to the manager: it already holds the groups New looks up, so building the
 // manager sends no discovery request of its own.
-func waitForDiscovery(cfg *rest.Config, probeAddress string) ([]client.Object, meta.RESTMapper, error) {
+func waitForDiscovery(cfg *rest.Config, probeAddress string) (servedKinds, meta.RESTMapper, error) {
 	discoveryCfg := rest.CopyConfig(cfg)
 	if discoveryCfg.Timeout == 0 {
 		discoveryCfg.Timeout = discoveryTimeout
 	}
 	httpClient, err := rest.HTTPClientFor(discoveryCfg)
 	if err != nil {
-		return nil, nil, err
+		return servedKinds{}, nil, err
 	}
 	mapper, err := apiutil.NewDynamicRESTMapper(discoveryCfg, httpClient)
 	if err != nil {
-		return nil, nil, fmt.Errorf("discovering the cluster's APIs: %w", err)
+		return servedKinds{}, nil, fmt.Errorf("discovering the cluster's APIs: %w", err)
 	}
-	served, err := servedChildTypes(mapper)
+	served, err := servedTypes(mapper)
 	if err == nil {
 		return served, mapper, nil
 	}
 	stopProbes, perr := serveWaitingProbes(probeAddress)
 	if perr != nil {
-		return nil, nil, perr
+		return servedKinds{}, nil, perr
 	}
 	defer stopProbes()
 	delay := discoveryFirstRetry
@@ -71,33 +73,55 @@ func waitForDiscovery(cfg *rest.Config, probeAddress string) ([]client.Object, m
 		ctrl.Log.Info("Discovering the cluster's APIs failed; retrying", "error", err.Error(), "retryIn", delay.String())
 		time.Sleep(delay)
 		delay = min(2*delay, discoveryMaxRetry)
-		if served, err = servedChildTypes(mapper); err == nil {
+		if served, err = servedTypes(mapper); err == nil {
 			ctrl.Log.Info("Discovered the cluster's APIs", "attempts", attempt)
 			return served, mapper, nil
 		}
 	}
 }
 
-// servedChildTypes are the child kinds whose API the cluster serves. A cluster without prometheus-operator
-// has no ServiceMonitor: the operator neither caches nor watches that kind (both would fail at start-up),
-// and the applier reports those children as KindNotInstalled. Installing the CRD later takes a restart.
+// servedKinds are the kinds of optional APIs that the cluster serves, found once at start-up.
+type servedKinds struct {
+	// Children are the child kinds the operator writes and watches.
+	Children []client.Object
+	// GatewayRoutes are the Gateway API route kinds S-2 reads.
+	GatewayRoutes []client.Object
+}
+
+// servedTypes finds the child kinds and the Gateway API route kinds whose API the cluster serves. A cluster
+// without prometheus-operator has no ServiceMonitor: the operator neither caches nor watches that kind (both
+// would fail at start-up), and the applier reports those children as KindNotInstalled. A cluster without the
+// Gateway API has no HTTPRoute: S-2 says that it read no route. Installing a CRD later takes a restart.
 // It also looks up the operator's own kind and the core group, which New maps at construction: any error
 // other than "not installed" means discovery did not succeed.
-func servedChildTypes(mapper meta.RESTMapper) ([]client.Object, error) {
+func servedTypes(mapper meta.RESTMapper) (servedKinds, error) {
 	for _, gvk := range []schema.GroupVersionKind{v1alpha1.GroupVersion.WithKind("ReliabilityProfile"), corev1.SchemeGroupVersion.WithKind("ConfigMap")} {
 		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil && !meta.IsNoMatchError(err) {
-			return nil, fmt.Errorf("looking up the %s API: %w", gvk.Kind, err)
+			return servedKinds{}, fmt.Errorf("looking up the %s API: %w", gvk.Kind, err)
 		}
 	}
+	children, err := servedOf(mapper, render.ChildTypes(), "Not watching child kind: its API is not installed")
+	if err != nil {
+		return servedKinds{}, err
+	}
+	routes, err := servedOf(mapper, compliance.RouteTypes(), "Not reading route kind for S-2: its API is not installed")
+	if err != nil {
+		return servedKinds{}, err
+	}
+	return servedKinds{Children: children, GatewayRoutes: routes}, nil
+}
+
+// servedOf keeps the kinds of candidates whose API the cluster serves, logging notServed for each other.
+func servedOf(mapper meta.RESTMapper, candidates []client.Object, notServed string) ([]client.Object, error) {
 	var served []client.Object
-	for _, child := range render.ChildTypes() {
-		gvk := child.GetObjectKind().GroupVersionKind()
+	for _, obj := range candidates {
+		gvk := obj.GetObjectKind().GroupVersionKind()
 		_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		switch {
 		case err == nil:
-			served = append(served, child)
+			served = append(served, obj)
 		case meta.IsNoMatchError(err):
-			ctrl.Log.Info("Not watching child kind: its API is not installed", "kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
+			ctrl.Log.Info(notServed, "kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
 		default:
 			return nil, fmt.Errorf("looking up the %s API: %w", gvk.Kind, err)
 		}

@@ -29,6 +29,10 @@ const GrafanaOperatorModule = "github.com/grafana/grafana-operator/v5@v5.25.0"
 // VeleroModule holds Velero's CRDs in config/crd/v1/bases, at the version of the Go API in go.mod.
 const VeleroModule = "github.com/vmware-tanzu/velero@v1.18.3"
 
+// GatewayAPIModule holds the Gateway API's CRDs in config/crd/standard (the standard channel), at the version
+// of the Go API in go.mod. The operator reads its routes for S-2; it writes none.
+const GatewayAPIModule = "sigs.k8s.io/gateway-api@v1.6.1"
+
 // RepoRoot is the root folder of this repository.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -82,7 +86,7 @@ func LoggingOperatorCRDDir() (string, error) {
 }
 
 // CRDDirs are the folders of every CRD the tests install: the operator's own, prometheus-operator's,
-// grafana-operator's, Velero's and logging-operator's.
+// grafana-operator's, Velero's, logging-operator's and the Gateway API's.
 func CRDDirs() ([]string, error) {
 	promDir, err := ModuleDir(PrometheusOperatorModule)
 	if err != nil {
@@ -100,12 +104,18 @@ func CRDDirs() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	gatewayDir, err := ModuleDir(GatewayAPIModule)
+	if err != nil {
+		return nil, err
+	}
 	return []string{
 		OwnCRDDir(),
 		filepath.Join(promDir, "example", "prometheus-operator-crd"),
 		filepath.Join(grafanaDir, "config", "crd", "bases"),
 		filepath.Join(veleroDir, "config", "crd", "v1", "bases"),
 		loggingDir,
+		// Its ValidatingAdmissionPolicy (vap_safeupgrades.yaml) is not a CRD, and envtest skips it.
+		filepath.Join(gatewayDir, "config", "crd", "standard"),
 	}, nil
 }
 
