@@ -34,6 +34,7 @@ import (
 // other than its default, so that leaving any of them out of `render` changes what it prints.
 var clusterFlags = []string{
 	"--monitoring-labels=release=kps,team=sre",
+	"--alert-labels=cluster=prod-eu",
 	"--velero-namespace=backups",
 	"--slo-window-interval=2m",
 	"--logging-cluster-outputs=critical=logs-30d,non-critical=logs-7d",
@@ -124,6 +125,53 @@ func TestTheCLIRendersWhatTheOperatorApplies(t *testing.T) {
 		}
 		t.Logf("Without %s: %d differences, the first: %s", f, len(diffs), diffs[0])
 	}
+
+	// The cluster's ReliabilityPolicy: render with --policy and the same file prints what the operator
+	// applies under it; without --policy, it does not.
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	policyYAML := `apiVersion: reliability.dev/v1alpha1
+kind: ReliabilityPolicy
+metadata:
+  name: default
+spec:
+  tiers:
+    critical: {restoreTestMaxAge: 30d, maxSpotFraction: "0"}
+  monitoring:
+    labels: {release: kube-prometheus-stack}
+    namespace: observability
+  alerting:
+    labels: {cluster: prod-us, env: prod}
+  backends:
+    loggingClusterOutputs: {critical: logs-long, nonCritical: logs-short}
+`
+	if err := os.WriteFile(policyFile, []byte(policyYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docs, err = cli.Load([]string{policyFile}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &unstructured.Unstructured{Object: docs[0].Object}); err != nil {
+		t.Fatal(err)
+	}
+	withPolicy := append([]string{"--policy", policyFile}, clusterFlags...)
+	waitFor(t, "the children follow the policy", func() error {
+		live, err := liveChildren(ctx, c)
+		if err != nil {
+			return err
+		}
+		if diffs := compareWithLive(renderWithCLI(t, files, withPolicy), live); len(diffs) > 0 {
+			return fmt.Errorf("%d differences between render --policy and the cluster, the first: %s", len(diffs), diffs[0])
+		}
+		return nil
+	})
+	live, err = liveChildren(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffs := compareWithLive(renderWithCLI(t, files, clusterFlags), live); len(diffs) == 0 {
+		t.Error("render without --policy printed what the operator applied under the policy: the comparison cannot see the policy")
+	}
 }
 
 func allReady(ctx context.Context, c client.Client, profiles []client.ObjectKey) error {
@@ -170,10 +218,15 @@ func liveChildren(ctx context.Context, c client.Client) (map[string]map[string]a
 // renderWithCLI runs `reliability-operator render -o json` and returns its children as JSON values.
 func renderWithCLI(t *testing.T, files, flags []string) []map[string]any {
 	t.Helper()
-	crd, err := os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilityprofiles.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	var crds [][]byte // as main.go embeds them
+	for _, f := range []string{"reliability.dev_reliabilityprofiles.yaml", "reliability.dev_reliabilitypolicies.yaml"} {
+		b, err := os.ReadFile(filepath.Join(testenv.OwnCRDDir(), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		crds = append(crds, b)
 	}
+	crd := bytes.Join(crds, []byte("\n---\n"))
 	args := []string{"render", "-o", "json"}
 	for _, f := range files {
 		args = append(args, "-f", f)
