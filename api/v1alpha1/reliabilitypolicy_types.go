@@ -22,7 +22,7 @@ type ReliabilityPolicySpec struct {
 	Monitoring *MonitoringPolicy `json:"monitoring,omitempty"`
 
 	// Alerting adds labels to every alert of every profile, for routing in Alertmanager (such as a cluster
-	// or an environment label). The profile's own alert labels win.
+	// or an environment label), and names the severities of paging and ticket alerts.
 	// +optional
 	Alerting *AlertingPolicy `json:"alerting,omitempty"`
 
@@ -100,6 +100,20 @@ type AlertingPolicy struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 256)",message="alerting.labels: each value is at most 256 characters"
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
+
+	// PageSeverity is the `severity` label value of paging alerts of every SLO that names none, such as
+	// critical (kube-prometheus-stack's routing); page when omitted.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="alerting.pageSeverity: must be a label value of letters, digits, '-', '_' and '.', starting and ending with a letter or digit, such as critical"
+	// +optional
+	PageSeverity string `json:"pageSeverity,omitempty"`
+
+	// TicketSeverity is the `severity` label value of ticket alerts of every SLO that names none, such as
+	// warning; ticket when omitted.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="alerting.ticketSeverity: must be a label value of letters, digits, '-', '_' and '.', starting and ending with a letter or digit, such as warning"
+	// +optional
+	TicketSeverity string `json:"ticketSeverity,omitempty"`
 }
 
 // BackendsPolicy says where backups, logs and dashboards go. Each replaces the operator flag of the same

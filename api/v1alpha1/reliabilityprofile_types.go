@@ -255,16 +255,16 @@ type SLOAlerting struct {
 	// +optional
 	Disabled bool `json:"disabled,omitempty"`
 
-	// PageSeverity is the `severity` label value of paging alerts.
-	// +kubebuilder:default=page
+	// PageSeverity is the `severity` label value of paging alerts. Omitted, it is the ReliabilityPolicy's
+	// spec.alerting.pageSeverity, else page.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="spec.slos[].alerting.pageSeverity: must be a label value of letters, digits, '-', '_' and '.', starting and ending with a letter or digit, such as page or critical"
 	// +optional
 	PageSeverity string `json:"pageSeverity,omitempty"`
 
-	// TicketSeverity is the `severity` label value of ticket alerts.
-	// +kubebuilder:default=ticket
+	// TicketSeverity is the `severity` label value of ticket alerts. Omitted, it is the ReliabilityPolicy's
+	// spec.alerting.ticketSeverity, else ticket.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="spec.slos[].alerting.ticketSeverity: must be a label value of letters, digits, '-', '_' and '.', starting and ending with a letter or digit, such as ticket or warning"

@@ -68,13 +68,31 @@ func TestChangingThePolicyReachesEveryProfile(t *testing.T) {
 	pol := &v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}, Spec: v1alpha1.ReliabilityPolicySpec{
 		Tiers: v1alpha1.TierPolicies{Critical: &v1alpha1.TierPolicy{MinObjective: "99.9", RestoreTestMaxAge: "30d", LogRetentionDays: ptr.To[int32](45)}},
 		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]string{"release": "kube-prometheus-stack"}, Namespace: "observability"},
-		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}},
+		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}, PageSeverity: "critical"},
 	}}
 	if err := c.Create(ctx, pol); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "every ServiceMonitor and PrometheusRule follows the policy's labels", everyChild(ctx, c, ns, names, "release", "kube-prometheus-stack"))
 	waitFor(t, "every alert carries the policy's alert labels", everyAlertHas(ctx, c, ns, names, "cluster", "prod-eu"))
+	waitFor(t, "paging burn-rate alerts have the policy's severity", func() error {
+		rule := &monitoringv1.PrometheusRule{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "cart"}, rule); err != nil {
+			return err
+		}
+		severities := map[string]int{}
+		for _, g := range rule.Spec.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					severities[r.Labels["severity"]]++
+				}
+			}
+		}
+		if severities["critical"] == 0 || severities["page"] > 0 || severities["ticket"] == 0 {
+			return fmt.Errorf("alert severities %v, want critical for paging alerts (none left as page) and ticket kept", severities)
+		}
+		return nil
+	})
 	waitFor(t, "checkout, below the critical minimum, fails R-2", verdictOf(ctx, c, ns, "checkout", v1alpha1.RuleR2, v1alpha1.ComplianceFail,
 		"Below the critical tier's minimum objective of 99.9% (ReliabilityPolicy default): availability (99.5%)"))
 	waitFor(t, "search, above it, passes R-2 saying so", verdictOf(ctx, c, ns, "search", v1alpha1.RuleR2, v1alpha1.CompliancePass, "minimum of 99.9%"))

@@ -63,6 +63,21 @@ func Apply(rp *v1alpha1.ReliabilityProfile, pol *v1alpha1.ReliabilityPolicySpec,
 		days := *t.LogRetentionDays
 		spec.Logs.RetentionDays = &days
 	}
+	if a := pol.Alerting; a != nil && (a.PageSeverity != "" || a.TicketSeverity != "") {
+		for i := range spec.SLOs {
+			al := spec.SLOs[i].Alerting
+			if al == nil {
+				al = &v1alpha1.SLOAlerting{}
+				spec.SLOs[i].Alerting = al
+			}
+			if al.PageSeverity == "" {
+				al.PageSeverity = a.PageSeverity
+			}
+			if al.TicketSeverity == "" {
+				al.TicketSeverity = a.TicketSeverity
+			}
+		}
+	}
 	if m := pol.Monitoring; m != nil && m.Namespace != "" && spec.Network != nil && spec.Network.MonitoringNamespaceSelector == nil {
 		spec.Network.MonitoringNamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]string{
 			"kubernetes.io/metadata.name": m.Namespace}}

@@ -17,7 +17,7 @@ func platformPolicy() *v1alpha1.ReliabilityPolicySpec {
 			NonCritical: &v1alpha1.TierPolicy{LogRetentionDays: ptr.To[int32](14), MaxSpotFraction: "0.3", MinObjective: "99"},
 		},
 		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]string{"release": "kps"}, Namespace: "observability"},
-		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}},
+		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}, PageSeverity: "critical"},
 		Backends: &v1alpha1.BackendsPolicy{VeleroNamespace: "backups",
 			LoggingClusterOutputs:   &v1alpha1.TierOutputs{Critical: "long", NonCritical: "short"},
 			GrafanaInstanceSelector: &v1alpha1.LabelSelector{MatchLabels: map[string]string{"dashboards": "platform"}}},
@@ -54,6 +54,11 @@ func TestThePolicyFillsWhatTheProfileLeavesOut(t *testing.T) {
 	if got := spec.Network.MonitoringNamespaceSelector; got == nil || got.MatchLabels["kubernetes.io/metadata.name"] != "observability" {
 		t.Errorf("monitoring namespace selector %+v, want the policy's observability", got)
 	}
+	for _, s := range spec.SLOs {
+		if s.Alerting == nil || s.Alerting.PageSeverity != "critical" || s.Alerting.TicketSeverity != "" {
+			t.Errorf("SLO %s alerting %+v, want the policy's page severity and no ticket severity", s.Name, s.Alerting)
+		}
+	}
 	if eff.MinObjective != "99.9" {
 		t.Errorf("min objective %q, want 99.9", eff.MinObjective)
 	}
@@ -68,7 +73,11 @@ func TestThePolicyFillsWhatTheProfileLeavesOut(t *testing.T) {
 	rp.Spec.Logs = &v1alpha1.LogsSpec{RetentionDays: ptr.To[int32](60)}
 	rp.Spec.DisasterRecovery.RestoreTestMaxAge = "90d"
 	rp.Spec.Network.MonitoringNamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]string{"team": "obs"}}
+	rp.Spec.SLOs[0].Alerting = &v1alpha1.SLOAlerting{PageSeverity: "sev1"}
 	spec = Apply(rp, platformPolicy(), render.Options{}).Profile.Spec
+	if spec.SLOs[0].Alerting.PageSeverity != "sev1" {
+		t.Errorf("page severity %q, want the SLO's own sev1", spec.SLOs[0].Alerting.PageSeverity)
+	}
 	if spec.Placement.MaxSpotFraction != "0.1" || *spec.Logs.RetentionDays != 60 || spec.DisasterRecovery.RestoreTestMaxAge != "90d" ||
 		spec.Network.MonitoringNamespaceSelector.MatchLabels["team"] != "obs" {
 		t.Errorf("the profile's own values were replaced: %+v", spec)
