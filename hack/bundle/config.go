@@ -30,8 +30,8 @@ type config struct {
 	namespace  string
 	labels     map[string]string
 
-	crdFile string // the CRD as controller-gen wrote it, copied byte for byte
-	crd     apiextensionsv1.CustomResourceDefinition
+	// The CRDs of config/crd, in its kustomization's order.
+	crds []crd
 
 	namespaceObject corev1.Namespace
 	deployment      appsv1.Deployment
@@ -53,6 +53,12 @@ type config struct {
 	// From config/spot-placement's Deployment patch: how the operator runs with the webhook on.
 	spotPlacementReplicas    int32
 	spotPlacementMemoryLimit string
+}
+
+// crd is one CRD of config/crd.
+type crd struct {
+	file string // as controller-gen wrote it, copied byte for byte
+	crd  apiextensionsv1.CustomResourceDefinition
 }
 
 // kustomization holds the fields of a kustomization.yaml the generator reads.
@@ -84,7 +90,7 @@ func loadConfig(root string) (*config, error) {
 		}
 	}
 
-	if err := c.loadCRD(path("crd")); err != nil {
+	if err := c.loadCRDs(path("crd")); err != nil {
 		return nil, err
 	}
 	if err := c.loadRBAC(path("rbac")); err != nil {
@@ -123,21 +129,28 @@ func loadConfig(root string) (*config, error) {
 	return c, nil
 }
 
-func (c *config) loadCRD(dir string) error {
+// loadCRDs reads every resource of config/crd/kustomization.yaml, each a file of one CRD.
+func (c *config) loadCRDs(dir string) error {
 	var k kustomization
 	if err := readYAML(filepath.Join(dir, "kustomization.yaml"), &k); err != nil {
 		return err
 	}
-	if len(k.Resources) != 1 {
-		return fmt.Errorf("%s: want one CRD, have %d resources", dir, len(k.Resources))
+	if len(k.Resources) == 0 {
+		return fmt.Errorf("%s: no CRDs", dir)
 	}
-	file := filepath.Join(dir, k.Resources[0])
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return err
+	for _, r := range k.Resources {
+		file := filepath.Join(dir, r)
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		d := crd{file: string(raw)}
+		if err := decodeFile(file, "CustomResourceDefinition", &d.crd); err != nil {
+			return err
+		}
+		c.crds = append(c.crds, d)
 	}
-	c.crdFile = string(raw)
-	return decodeFile(file, "CustomResourceDefinition", &c.crd)
+	return nil
 }
 
 // loadRBAC sorts config/rbac by what OLM does with it: rules bound to the operator's service account become
