@@ -47,7 +47,7 @@ for pair in "${pairs[@]}"; do
     stale=1
   fi
 done
-for overlay in base default crd rbac manager samples prometheus network-policy loki webhook certmanager spot-placement; do
+for overlay in base default crd rbac manager samples policy prometheus network-policy loki webhook certmanager spot-placement; do
   if ! "${KUSTOMIZE}" build "${ROOT}/config/${overlay}" >/dev/null; then
     echo "verify-generated: kustomize build config/${overlay} failed" >&2
     stale=1

@@ -18,7 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/yaml"
 
+	"github.com/reliability-operator/reliability-operator/internal/validate"
 	"github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
@@ -155,6 +158,50 @@ func TestBundleOwnsEveryCRD(t *testing.T) {
 			case owned[i].Kind != crd.Spec.Names.Kind || owned[i].Description == "" || owned[i].DisplayName == "":
 				t.Errorf("the CSV owns %s %s as kind %q, display name %q, description %q", crd.Name, v.Name, owned[i].Kind, owned[i].DisplayName, owned[i].Description)
 			}
+		}
+	}
+}
+
+// alm-examples holds an example of each kind the CSV owns (config/samples' profiles, config/policy's policy),
+// and each is valid under its CRD as the API server would check it at creation (schema and CEL rules): the
+// console offers them as they are.
+func TestExamplesAreValid(t *testing.T) {
+	b := loadCommittedBundle(t)
+	// Integral numbers as int64, as the API server decodes a request.
+	var examples []map[string]any
+	if err := utiljson.Unmarshal([]byte(b.CSV.Annotations["alm-examples"]), &examples); err != nil {
+		t.Fatalf("alm-examples: %v", err)
+	}
+	validators := map[string]*validate.Validator{}
+	for _, crd := range b.V1CRDs {
+		y, err := yaml.Marshal(crd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range crd.Spec.Versions {
+			if validators[crd.Spec.Group+"/"+v.Name+" "+crd.Spec.Names.Kind], err = validate.New(y, v.Name); err != nil {
+				t.Fatalf("%s %s: %v", crd.Name, v.Name, err)
+			}
+		}
+	}
+	found := map[string]int{}
+	for _, e := range examples {
+		key := fmt.Sprintf("%v %v", e["apiVersion"], e["kind"])
+		v, ok := validators[key]
+		if !ok {
+			t.Errorf("alm-examples has a %s, which no CRD of the bundle serves", key)
+			continue
+		}
+		found[key]++
+		name := fmt.Sprint(e["metadata"].(map[string]any)["name"])
+		for _, err := range v.Validate(e) {
+			t.Errorf("the example %s %s: %v", key, name, err)
+		}
+	}
+	for _, d := range b.CSV.Spec.CustomResourceDefinitions.Owned {
+		group := strings.TrimPrefix(d.Name, strings.SplitN(d.Name, ".", 2)[0]+".")
+		if key := group + "/" + d.Version + " " + d.Kind; found[key] == 0 {
+			t.Errorf("alm-examples has no %s: add one to config/samples or config/policy and run `make bundle`", key)
 		}
 	}
 }

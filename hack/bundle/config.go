@@ -47,7 +47,7 @@ type config struct {
 	validatingWebhooks admissionregistrationv1.ValidatingWebhookConfiguration
 	webhookService     corev1.Service
 
-	samples []map[string]any
+	samples []map[string]any // config/samples and config/policy
 	readme  string
 
 	// From config/spot-placement's Deployment patch: how the operator runs with the webhook on.
@@ -118,8 +118,11 @@ func loadConfig(root string) (*config, error) {
 	if err := decodeFile(path("webhook", "service.yaml"), "Service", &c.webhookService); err != nil {
 		return nil, err
 	}
-	if err := c.loadSamples(path("samples")); err != nil {
-		return nil, err
+	// The profiles of config/samples, then the cluster's policy of config/policy: an example of each owned kind.
+	for _, dir := range []string{path("samples"), path("policy")} {
+		if err := c.loadSamples(dir); err != nil {
+			return nil, err
+		}
 	}
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
@@ -261,12 +264,13 @@ func bindsServiceAccount(subjects []rbacv1.Subject, name string) bool {
 	return len(subjects) == 1 && subjects[0].Kind == rbacv1.ServiceAccountKind && subjects[0].Name == name
 }
 
-// loadSamples reads the samples in config/samples/kustomization.yaml's order, for alm-examples.
+// loadSamples adds the objects of dir in its kustomization.yaml's order, for alm-examples.
 func (c *config) loadSamples(dir string) error {
 	var k kustomization
 	if err := readYAML(filepath.Join(dir, "kustomization.yaml"), &k); err != nil {
 		return err
 	}
+	before := len(c.samples)
 	for _, r := range k.Resources {
 		docs, err := readDocs(filepath.Join(dir, r))
 		if err != nil {
@@ -286,7 +290,7 @@ func (c *config) loadSamples(dir string) error {
 			c.samples = append(c.samples, sample)
 		}
 	}
-	if len(c.samples) == 0 {
+	if len(c.samples) == before {
 		return fmt.Errorf("%s: no samples", dir)
 	}
 	return nil
