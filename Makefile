@@ -48,10 +48,11 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD and the RBAC ClusterRole from the markers, and copy both into the Helm chart.
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the RBAC ClusterRole from the markers, and copy them into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	cp config/crd/bases/reliability.dev_reliabilityprofiles.yaml $(CHART)/files/
+	rm -f $(CHART)/files/reliability.dev_*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/files/
 	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
 
 .PHONY: generate
@@ -126,7 +127,7 @@ docker-build: ## Build the container image.
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMG) .
 
 .PHONY: install
-install: $(KUSTOMIZE) ## Install the CRD into the cluster of the current kubeconfig.
+install: $(KUSTOMIZE) ## Install the CRDs into the cluster of the current kubeconfig.
 	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
 
 .PHONY: deploy

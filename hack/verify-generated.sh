@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when a generated file is stale: it regenerates the CRD, the RBAC ClusterRole and the DeepCopy methods
+# Fails when a generated file is stale: it regenerates the CRDs, the RBAC ClusterRole and the DeepCopy methods
 # in a scratch copy of the tree and compares them with the committed ones and the Helm chart's copies. Also checks that every kustomize
 # overlay builds. Run through `make test`, which sets CONTROLLER_GEN and KUSTOMIZE.
 set -euo pipefail
@@ -23,17 +23,31 @@ for f in api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role
     stale=1
   fi
 done
-# The Helm chart's templates cannot read outside the chart, so it holds copies of the CRD and the ClusterRole;
-# `make manifests` writes them with the originals.
+# config/crd lists every CRD of bases/: the chart, the bundle and `make install` ship what it lists.
+if ! diff -u <(grep -h '^  name: ' "${scratch}"/config/crd/bases/*.yaml | sort) \
+  <("${KUSTOMIZE}" build "${ROOT}/config/crd" | grep '^  name: ' | sort); then
+  echo "verify-generated: config/crd/kustomization.yaml does not list every CRD of config/crd/bases" >&2
+  stale=1
+fi
+# The Helm chart's templates cannot read outside the chart, so it holds copies of the CRDs and the
+# ClusterRole; `make manifests` writes them with the originals. Every CRD of config/crd/bases has its copy,
+# and the chart has no CRD that config/ no longer generates (templates/crd.yaml renders each one it has).
 chart=charts/reliability-operator/files
-for pair in crd/bases/reliability.dev_reliabilityprofiles.yaml:reliability.dev_reliabilityprofiles.yaml \
-  rbac/role.yaml:manager-role.yaml; do
+if ! diff -u <(cd "${scratch}/config/crd/bases" && ls -- *.yaml) <(cd "${ROOT}/${chart}" && ls -- reliability.dev_*.yaml); then
+  echo "verify-generated: ${chart} does not hold one copy of each CRD of config/crd/bases; run 'make manifests' and commit the result" >&2
+  stale=1
+fi
+pairs=(rbac/role.yaml:manager-role.yaml)
+for crd in "${scratch}"/config/crd/bases/*.yaml; do
+  pairs+=("crd/bases/${crd##*/}:${crd##*/}")
+done
+for pair in "${pairs[@]}"; do
   if ! diff -u "${scratch}/config/${pair%%:*}" "${ROOT}/${chart}/${pair##*:}"; then
     echo "verify-generated: ${chart}/${pair##*:} is stale; run 'make manifests' and commit the result" >&2
     stale=1
   fi
 done
-for overlay in base default crd rbac manager samples prometheus network-policy loki webhook certmanager spot-placement; do
+for overlay in base default crd rbac manager samples policy prometheus network-policy loki webhook certmanager spot-placement; do
   if ! "${KUSTOMIZE}" build "${ROOT}/config/${overlay}" >/dev/null; then
     echo "verify-generated: kustomize build config/${overlay} failed" >&2
     stale=1

@@ -14,10 +14,14 @@ import (
 	"github.com/operator-framework/api/pkg/validation"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/yaml"
 
+	"github.com/reliability-operator/reliability-operator/internal/validate"
 	"github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
@@ -118,6 +122,86 @@ func TestBundleVersionIsVERSION(t *testing.T) {
 			if c.Image != image {
 				t.Errorf("deployment %s runs %s, the CSV's containerImage is %s", d.Name, c.Image, image)
 			}
+		}
+	}
+}
+
+// The bundle ships every CRD that config/crd/bases holds, as controller-gen wrote it, and the CSV owns each of
+// its served versions with a description: a CRD left out of config/crd/kustomization.yaml would otherwise
+// be missing from the bundle without any generated file going stale.
+func TestBundleOwnsEveryCRD(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(root, "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("config/crd/bases holds %d CRDs (%v), want the profile's and the policy's", len(files), err)
+	}
+	b := loadCommittedBundle(t)
+	owned := b.CSV.Spec.CustomResourceDefinitions.Owned
+	for _, f := range files {
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := decodeFile(f, "CustomResourceDefinition", &crd); err != nil {
+			t.Fatal(err)
+		}
+		shipped := slices.ContainsFunc(b.V1CRDs, func(c *apiextensionsv1.CustomResourceDefinition) bool {
+			return c.Name == crd.Name && equality.Semantic.DeepEqual(c.Spec, crd.Spec)
+		})
+		if !shipped {
+			t.Errorf("bundle/manifests has no CRD %s equal to %s: list it in config/crd/kustomization.yaml and run `make bundle`", crd.Name, filepath.Base(f))
+		}
+		for _, v := range crd.Spec.Versions {
+			if !v.Served {
+				continue
+			}
+			i := slices.IndexFunc(owned, func(d v1alpha1.CRDDescription) bool { return d.Name == crd.Name && d.Version == v.Name })
+			switch {
+			case i < 0:
+				t.Errorf("the CSV does not own %s %s: run `make bundle`", crd.Name, v.Name)
+			case owned[i].Kind != crd.Spec.Names.Kind || owned[i].Description == "" || owned[i].DisplayName == "":
+				t.Errorf("the CSV owns %s %s as kind %q, display name %q, description %q", crd.Name, v.Name, owned[i].Kind, owned[i].DisplayName, owned[i].Description)
+			}
+		}
+	}
+}
+
+// alm-examples holds an example of each kind the CSV owns (config/samples' profiles, config/policy's policy),
+// and each is valid under its CRD as the API server would check it at creation (schema and CEL rules): the
+// console offers them as they are.
+func TestExamplesAreValid(t *testing.T) {
+	b := loadCommittedBundle(t)
+	// Integral numbers as int64, as the API server decodes a request.
+	var examples []map[string]any
+	if err := utiljson.Unmarshal([]byte(b.CSV.Annotations["alm-examples"]), &examples); err != nil {
+		t.Fatalf("alm-examples: %v", err)
+	}
+	validators := map[string]*validate.Validator{}
+	for _, crd := range b.V1CRDs {
+		y, err := yaml.Marshal(crd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range crd.Spec.Versions {
+			if validators[crd.Spec.Group+"/"+v.Name+" "+crd.Spec.Names.Kind], err = validate.New(y, v.Name); err != nil {
+				t.Fatalf("%s %s: %v", crd.Name, v.Name, err)
+			}
+		}
+	}
+	found := map[string]int{}
+	for _, e := range examples {
+		key := fmt.Sprintf("%v %v", e["apiVersion"], e["kind"])
+		v, ok := validators[key]
+		if !ok {
+			t.Errorf("alm-examples has a %s, which no CRD of the bundle serves", key)
+			continue
+		}
+		found[key]++
+		name := fmt.Sprint(e["metadata"].(map[string]any)["name"])
+		for _, err := range v.Validate(e) {
+			t.Errorf("the example %s %s: %v", key, name, err)
+		}
+	}
+	for _, d := range b.CSV.Spec.CustomResourceDefinitions.Owned {
+		group := strings.TrimPrefix(d.Name, strings.SplitN(d.Name, ".", 2)[0]+".")
+		if key := group + "/" + d.Version + " " + d.Kind; found[key] == 0 {
+			t.Errorf("alm-examples has no %s: add one to config/samples or config/policy and run `make bundle`", key)
 		}
 	}
 }

@@ -30,8 +30,8 @@ type config struct {
 	namespace  string
 	labels     map[string]string
 
-	crdFile string // the CRD as controller-gen wrote it, copied byte for byte
-	crd     apiextensionsv1.CustomResourceDefinition
+	// The CRDs of config/crd, in its kustomization's order.
+	crds []crd
 
 	namespaceObject corev1.Namespace
 	deployment      appsv1.Deployment
@@ -47,12 +47,18 @@ type config struct {
 	validatingWebhooks admissionregistrationv1.ValidatingWebhookConfiguration
 	webhookService     corev1.Service
 
-	samples []map[string]any
+	samples []map[string]any // config/samples and config/policy
 	readme  string
 
 	// From config/spot-placement's Deployment patch: how the operator runs with the webhook on.
 	spotPlacementReplicas    int32
 	spotPlacementMemoryLimit string
+}
+
+// crd is one CRD of config/crd.
+type crd struct {
+	file string // as controller-gen wrote it, copied byte for byte
+	crd  apiextensionsv1.CustomResourceDefinition
 }
 
 // kustomization holds the fields of a kustomization.yaml the generator reads.
@@ -84,7 +90,7 @@ func loadConfig(root string) (*config, error) {
 		}
 	}
 
-	if err := c.loadCRD(path("crd")); err != nil {
+	if err := c.loadCRDs(path("crd")); err != nil {
 		return nil, err
 	}
 	if err := c.loadRBAC(path("rbac")); err != nil {
@@ -112,8 +118,11 @@ func loadConfig(root string) (*config, error) {
 	if err := decodeFile(path("webhook", "service.yaml"), "Service", &c.webhookService); err != nil {
 		return nil, err
 	}
-	if err := c.loadSamples(path("samples")); err != nil {
-		return nil, err
+	// The profiles of config/samples, then the cluster's policy of config/policy: an example of each owned kind.
+	for _, dir := range []string{path("samples"), path("policy")} {
+		if err := c.loadSamples(dir); err != nil {
+			return nil, err
+		}
 	}
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
@@ -123,21 +132,28 @@ func loadConfig(root string) (*config, error) {
 	return c, nil
 }
 
-func (c *config) loadCRD(dir string) error {
+// loadCRDs reads every resource of config/crd/kustomization.yaml, each a file of one CRD.
+func (c *config) loadCRDs(dir string) error {
 	var k kustomization
 	if err := readYAML(filepath.Join(dir, "kustomization.yaml"), &k); err != nil {
 		return err
 	}
-	if len(k.Resources) != 1 {
-		return fmt.Errorf("%s: want one CRD, have %d resources", dir, len(k.Resources))
+	if len(k.Resources) == 0 {
+		return fmt.Errorf("%s: no CRDs", dir)
 	}
-	file := filepath.Join(dir, k.Resources[0])
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return err
+	for _, r := range k.Resources {
+		file := filepath.Join(dir, r)
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		d := crd{file: string(raw)}
+		if err := decodeFile(file, "CustomResourceDefinition", &d.crd); err != nil {
+			return err
+		}
+		c.crds = append(c.crds, d)
 	}
-	c.crdFile = string(raw)
-	return decodeFile(file, "CustomResourceDefinition", &c.crd)
+	return nil
 }
 
 // loadRBAC sorts config/rbac by what OLM does with it: rules bound to the operator's service account become
@@ -248,12 +264,13 @@ func bindsServiceAccount(subjects []rbacv1.Subject, name string) bool {
 	return len(subjects) == 1 && subjects[0].Kind == rbacv1.ServiceAccountKind && subjects[0].Name == name
 }
 
-// loadSamples reads the samples in config/samples/kustomization.yaml's order, for alm-examples.
+// loadSamples adds the objects of dir in its kustomization.yaml's order, for alm-examples.
 func (c *config) loadSamples(dir string) error {
 	var k kustomization
 	if err := readYAML(filepath.Join(dir, "kustomization.yaml"), &k); err != nil {
 		return err
 	}
+	before := len(c.samples)
 	for _, r := range k.Resources {
 		docs, err := readDocs(filepath.Join(dir, r))
 		if err != nil {
@@ -273,7 +290,7 @@ func (c *config) loadSamples(dir string) error {
 			c.samples = append(c.samples, sample)
 		}
 	}
-	if len(c.samples) == 0 {
+	if len(c.samples) == before {
 		return fmt.Errorf("%s: no samples", dir)
 	}
 	return nil

@@ -84,9 +84,13 @@ func clusterServiceVersion(o options, c *config) (*v1alpha1.ClusterServiceVersio
 		return nil, err
 	}
 	short, _, _ := strings.Cut(strings.ReplaceAll(description, "\n", " "), ". ")
-	owned, err := ownedCRDs(&c.crd)
-	if err != nil {
-		return nil, err
+	var owned []v1alpha1.CRDDescription
+	for i := range c.crds {
+		descriptions, err := ownedCRDs(&c.crds[i].crd)
+		if err != nil {
+			return nil, err
+		}
+		owned = append(owned, descriptions...)
 	}
 	serviceAccount := c.namePrefix + c.serviceAccount
 

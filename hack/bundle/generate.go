@@ -136,9 +136,10 @@ func render(o options, c *config) (map[string][]byte, error) {
 		return nil, err
 	}
 
-	// The CRD as controller-gen wrote it, so that it is the very file `make install` applies.
-	crd := strings.TrimPrefix(c.crdFile, "---\n")
-	files[fmt.Sprintf("manifests/%s_%s.yaml", c.crd.Spec.Group, c.crd.Spec.Names.Plural)] = []byte(header + crd)
+	// Each CRD as controller-gen wrote it, so that it is the very file `make install` applies.
+	for _, crd := range c.crds {
+		files[fmt.Sprintf("manifests/%s_%s.yaml", crd.crd.Spec.Group, crd.crd.Spec.Names.Plural)] = []byte(header + strings.TrimPrefix(crd.file, "---\n"))
+	}
 
 	// Objects OLM creates as they are, in the install namespace (so without one), named as `make deploy`
 	// names them. The operator's own RBAC is in the CSV; the NetworkPolicy of config/network-policy is left

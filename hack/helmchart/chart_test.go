@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/options"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
@@ -418,6 +419,7 @@ func TestEveryFlagIsAValue(t *testing.T) {
 		"--webhook-port=10443",
 		"--webhook-cert-dir=/certs",
 		"--monitoring-labels=release=kube-prometheus-stack,team=sre",
+		"--alert-labels=cluster=prod-eu,env=prod",
 		"--zap-log-level=debug",
 		"--zap-encoder=console",
 	}
@@ -439,11 +441,12 @@ func TestEveryFlagIsAValue(t *testing.T) {
 
 // values.schema.json refuses a bad value before anything is installed, and names its field.
 func TestSchemaRefusesBadValues(t *testing.T) {
-	for _, c := range []struct {
+	type badValue struct {
 		name  string
 		set   []string
 		field string
-	}{
+	}
+	cases := []badValue{
 		{"spot placement with two replicas", []string{"spotPlacement.enabled=true", "replicaCount=2"}, "replicaCount"},
 		{"a Loki ConfigMap without its namespace", []string{"loki.retentionConfigMap=runtime-config"}, "retentionConfigMap"},
 		{"an interval that is not a Go duration", []string{"prometheus.interval=five minutes"}, "interval"},
@@ -453,7 +456,14 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"a log level zap does not know", []string{"logLevel=verbose"}, "logLevel"},
 		{"a Prometheus URL without a scheme", []string{"prometheus.url=prometheus:9090"}, "url"},
 		{"a string where a boolean belongs", []string{"validatingWebhook.enabled=maybe"}, "enabled"},
-	} {
+		{"an alert label that is not a Prometheus label name", []string{"alertLabels.team-name=sre"}, "alertLabels"},
+		{"an alert label value with a comma, which --alert-labels would split", []string{`alertLabels.env=prod\,eu`}, "alertLabels"},
+	}
+	// The labels the operator sets on every alert, which --alert-labels refuses.
+	for _, l := range v1alpha1.OperatorAlertLabels {
+		cases = append(cases, badValue{"the operator's own alert label " + l, []string{"alertLabels." + l + "=x"}, "alertLabels/" + l})
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out, err := runHelmTemplate(t, nil, c.set...)
 			if err == nil {
@@ -465,7 +475,7 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		})
 	}
 	// The same command with good values passes: the refusals above are the values', not the command's.
-	if out, err := runHelmTemplate(t, nil, "spotPlacement.enabled=true", "replicaCount=1", "loki.retentionConfigMap=loki/runtime-config"); err != nil {
+	if out, err := runHelmTemplate(t, nil, "spotPlacement.enabled=true", "replicaCount=1", "loki.retentionConfigMap=loki/runtime-config", "alertLabels.env=prod"); err != nil {
 		t.Fatalf("helm template with good values: %v\n%s", err, out)
 	}
 }

@@ -113,10 +113,10 @@ func TestTemplatesApplyToAPIServer(t *testing.T) {
 		set         []string
 		minObjects  int
 	}{
-		{name: "default values", minObjects: 17},
-		{name: "values-spot-placement.yaml", valuesFiles: []string{spotPlacementFile}, minObjects: 18},
-		{name: "no webhook", set: []string{"validatingWebhook.enabled=false"}, minObjects: 11},
-		{name: "every flag, the Loki Role and the ServiceMonitor", valuesFiles: []string{everyFlagFile}, minObjects: 20},
+		{name: "default values", minObjects: 18},
+		{name: "values-spot-placement.yaml", valuesFiles: []string{spotPlacementFile}, minObjects: 19},
+		{name: "no webhook", set: []string{"validatingWebhook.enabled=false"}, minObjects: 12},
+		{name: "every flag, the Loki Role and the ServiceMonitor", valuesFiles: []string{everyFlagFile}, minObjects: 21},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := helmTemplate(t, tc.valuesFiles, tc.set...)
@@ -214,11 +214,14 @@ func copyChart(t *testing.T) string {
 	return dst
 }
 
-// A release's life with the real helm against a real API server: install (the chart owns the CRD, and NOTES
+// ownCRDs are the operator's CRDs, which the chart installs and keeps; the profiles' first.
+var ownCRDs = []string{"reliabilityprofiles.reliability.dev", "reliabilitypolicies.reliability.dev"}
+
+// A release's life with the real helm against a real API server: install (the chart owns both CRDs, and NOTES
 // warns about a namespace without the restricted Pod Security label), upgrade to spot placement, an upgrade
-// that the schema refuses by field while the release stays as it was, an upgrade of the chart whose CRD
-// changed (Helm applies it: the reason the CRD is a template and not in crds/), and uninstall, which leaves
-// the CRD behind.
+// that the schema refuses by field while the release stays as it was, an upgrade of the chart whose profile
+// CRD changed (Helm applies it: the reason the CRDs are templates and not in crds/), and uninstall, which
+// leaves both CRDs behind.
 func TestHelmInstallUpgradeUninstall(t *testing.T) {
 	cfg := apiServer(t)
 	c := newClient(t, cfg)
@@ -235,11 +238,13 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		t.Errorf("helm install printed no warning about the namespace's Pod Security label:\n%s", out)
 	}
 	var crd apiextensionsv1.CustomResourceDefinition
-	if err := c.Get(ctx, types.NamespacedName{Name: "reliabilityprofiles.reliability.dev"}, &crd); err != nil {
-		t.Fatalf("the release has no CRD: %v", err)
-	}
-	if crd.Annotations["meta.helm.sh/release-name"] != release || crd.Annotations["helm.sh/resource-policy"] != "keep" {
-		t.Errorf("the CRD's annotations are %v: want it owned by the release and kept", crd.Annotations)
+	for _, n := range ownCRDs {
+		if err := c.Get(ctx, types.NamespacedName{Name: n}, &crd); err != nil {
+			t.Fatalf("the release has no CRD %s: %v", n, err)
+		}
+		if crd.Annotations["meta.helm.sh/release-name"] != release || crd.Annotations["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("the CRD %s's annotations are %v: want it owned by the release and kept", n, crd.Annotations)
+		}
 	}
 	var deployment appsv1.Deployment
 	if err := c.Get(ctx, name("controller-manager"), &deployment); err != nil {
@@ -294,7 +299,7 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.mustRun("upgrade", release, next, "--namespace", ns, "--values", spotPlacementFile)
-	if err := c.Get(ctx, types.NamespacedName{Name: crd.Name}, &crd); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Name: ownCRDs[0]}, &crd); err != nil {
 		t.Fatal(err)
 	}
 	if v := crd.Annotations["controller-gen.kubebuilder.io/version"]; !strings.HasPrefix(v, "next-") {
@@ -314,10 +319,12 @@ func TestHelmInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("%T %s after helm uninstall: want not found, got %v", gone.obj, gone.key, err)
 		}
 	}
-	switch err := c.Get(ctx, types.NamespacedName{Name: crd.Name}, &crd); {
-	case err != nil:
-		t.Errorf("the CRD after helm uninstall: %v", err)
-	case crd.DeletionTimestamp != nil:
-		t.Error("helm uninstall deletes the CRD, and with it every profile")
+	for _, n := range ownCRDs {
+		switch err := c.Get(ctx, types.NamespacedName{Name: n}, &crd); {
+		case err != nil:
+			t.Errorf("the CRD %s after helm uninstall: %v", n, err)
+		case crd.DeletionTimestamp != nil:
+			t.Errorf("helm uninstall deletes the CRD %s, and with it every object of its kind", n)
+		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package testenv starts a real control plane (kube-apiserver and etcd, built by hack/envtest-assets.sh) with
-// the operator's CRD and the real CRDs of the upstream projects it writes to, read from the Go module cache
+// the operator's CRDs and the real CRDs of the upstream projects it writes to, read from the Go module cache
 // at pinned versions. It is imported by tests only.
 package testenv
 
@@ -119,7 +119,8 @@ func CRDDirs() ([]string, error) {
 	}, nil
 }
 
-// OwnCRDDir is the folder of the operator's own CRD.
+// OwnCRDDir is the folder of the operator's own CRDs, every one config/crd lists (ReliabilityProfile,
+// ReliabilityPolicy): envtest installs each file of it.
 func OwnCRDDir() string {
 	return filepath.Join(RepoRoot(), "config", "crd", "bases")
 }

@@ -79,6 +79,7 @@ boolean is passed as --flag, a false one as --flag=false. Adding a flag: one row
   (list "webhook-port" $v.webhook.port 9443)
   (list "webhook-cert-dir" $v.webhook.certDir "/tmp/k8s-webhook-server/serving-certs")
   (list "monitoring-labels" (include "reliability-operator.pairs" $v.monitoringLabels) "")
+  (list "alert-labels" (include "reliability-operator.pairs" $v.alertLabels) "")
   (list "zap-log-level" $v.logLevel "info")
 -}}
 {{- $always := list "leader-elect" "metrics-bind-address" "health-probe-bind-address" -}}
