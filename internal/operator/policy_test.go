@@ -253,15 +253,7 @@ func TestAProfileStoredByThePreviousCRDKeepsWorking(t *testing.T) {
 	if dr != "90d" {
 		t.Fatalf("the 0.1.0 CRD stored restoreTestMaxAge %q, want its default 90d (the premise of this test)", dr)
 	}
-	live := &apiextensionsv1.CustomResourceDefinition{}
-	if err := admin.Get(ctx, client.ObjectKeyFromObject(current), live); err != nil {
-		t.Fatal(err)
-	}
-	live.Spec.Versions = current.Spec.Versions
-	if err := admin.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the API server serving the current CRD, which writes no default of the policy's", func() error {
+	replaceCRD(t, admin, current, "the API server serving the current CRD, which writes no default of the policy's", func() error {
 		probe := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": v1alpha1.GroupVersion.String(), "kind": "ReliabilityProfile",
 			"metadata": map[string]any{"name": "crd-probe", "namespace": ns},

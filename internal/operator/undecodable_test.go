@@ -286,16 +286,8 @@ func profileCRDs(t *testing.T) (current, looser *apiextensionsv1.CustomResourceD
 func installCRD(t *testing.T, c client.Client, crd *apiextensionsv1.CustomResourceDefinition) {
 	t.Helper()
 	ctx := context.Background()
-	live := &apiextensionsv1.CustomResourceDefinition{}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(crd), live); err != nil {
-		t.Fatal(err)
-	}
-	live.Spec.Versions = crd.Spec.Versions
-	if err := c.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
 	strict := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["disruption"].Properties["maxUnavailable"].XValidations != nil
-	waitFor(t, fmt.Sprintf("the API server serving the CRD (strict: %v)", strict), func() error {
+	replaceCRD(t, c, crd, fmt.Sprintf("the API server serving the CRD (strict: %v)", strict), func() error {
 		probe := storedProfile("crd-probe", map[string]any{"maxUnavailable": int64(99999999999)})
 		err := c.Create(ctx, probe, client.DryRunAll)
 		switch {
@@ -306,6 +298,21 @@ func installCRD(t *testing.T, c client.Client, crd *apiextensionsv1.CustomResour
 		}
 		return fmt.Errorf("a dry-run create of maxUnavailable 99999999999 answered %v", err)
 	})
+}
+
+// replaceCRD gives the installed CRD the versions of crd, and waits until served says the API server
+// serves them (a CRD update takes effect a moment later).
+func replaceCRD(t *testing.T, c client.Client, crd *apiextensionsv1.CustomResourceDefinition, what string, served func() error) {
+	t.Helper()
+	live := &apiextensionsv1.CustomResourceDefinition{}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(crd), live); err != nil {
+		t.Fatal(err)
+	}
+	live.Spec.Versions = crd.Spec.Versions
+	if err := c.Update(context.Background(), live); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, what, served)
 }
 
 // storedProfile is a profile as the API server stores it, with any disruption, even one the Go types
