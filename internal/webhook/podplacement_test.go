@@ -337,3 +337,22 @@ func TestAProfileWhosePlacementCannotBeAppliedDoesNotDisableAnother(t *testing.T
 		t.Errorf("the invalid profile placed the pod: %v", resp.Patches)
 	}
 }
+
+// A profile that sets no limit gets its tier's from the cluster's ReliabilityPolicy, read at each admission.
+func TestTheTierLimitOfThePolicyGovernsAProfileWithoutItsOwn(t *testing.T) {
+	rp := profile("web", v1alpha1.ModeEnforce, "")
+	rp.Spec.Placement = nil // non-critical: 0.5 by the manifesto's default
+	f := newFixture(t, 10, rp)
+	if got, resp := f.admit("req-1", false, admissionv1.Create); got != placement.SpotEligible {
+		t.Fatalf("without a policy: %s (%v), want spot-eligible under the default 0.5", got, resp.Result)
+	}
+	pol := &v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}, Spec: v1alpha1.ReliabilityPolicySpec{
+		Tiers: v1alpha1.TierPolicies{NonCritical: &v1alpha1.TierPolicy{MaxSpotFraction: "0"}}}}
+	if err := f.client.Create(context.Background(), pol); err != nil {
+		t.Fatal(err)
+	}
+	f.hook.Policies = f.client
+	if got, resp := f.admit("req-2", false, admissionv1.Create); got != placement.OnDemand {
+		t.Fatalf("under a policy of 0 for the tier: %s (%v), want on-demand", got, resp.Result)
+	}
+}
