@@ -62,6 +62,14 @@ type TierPolicy struct {
 	// +optional
 	MinObjective string `json:"minObjective,omitempty"`
 
+	// RPO is the recovery point objective a profile of the tier gets when it declares
+	// spec.disasterRecovery without one, such as "1h" for critical services (24h when omitted): backups run
+	// every half RPO, and an alert fires when none succeeded within it.
+	// +kubebuilder:validation:MaxLength=6
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,4}(m|h|d)$') && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) >= 10 && int(self.substring(0, size(self) - 1)) * (self.endsWith('d') ? 1440 : (self.endsWith('h') ? 60 : 1)) <= 525600",message="rpo: must be a whole number of minutes, hours or days from 10m to 365d, such as 1h: backups run every half RPO, at most every 5 minutes (R-4)"
+	// +optional
+	RPO string `json:"rpo,omitempty"`
+
 	// RestoreTestMaxAge is the default largest age of the last restore drill, in days, such as "90d" (R-3).
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,2}d$') && int(self.substring(0, size(self) - 1)) <= 366",message="restoreTestMaxAge: must be a number of days from 1d to 366d, such as 90d (R-3)"
 	// +optional

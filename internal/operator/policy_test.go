@@ -66,7 +66,7 @@ func TestChangingThePolicyReachesEveryProfile(t *testing.T) {
 	waitFor(t, "children labelled with the flag's release=flag", everyChild(ctx, c, ns, names, "release", "flag"))
 
 	pol := &v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}, Spec: v1alpha1.ReliabilityPolicySpec{
-		Tiers: v1alpha1.TierPolicies{Critical: &v1alpha1.TierPolicy{MinObjective: "99.9", RestoreTestMaxAge: "30d", LogRetentionDays: ptr.To[int32](45)}},
+		Tiers: v1alpha1.TierPolicies{Critical: &v1alpha1.TierPolicy{MinObjective: "99.9", RestoreTestMaxAge: "30d", RPO: "1h", LogRetentionDays: ptr.To[int32](45)}},
 		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]string{"release": "kube-prometheus-stack"}, Namespace: "observability"},
 		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}, PageSeverity: "critical"},
 	}}
@@ -105,6 +105,9 @@ func TestChangingThePolicyReachesEveryProfile(t *testing.T) {
 			}
 			if d := rp.Status.DisasterRecovery; d == nil || d.RestoreTestDue != due {
 				return fmt.Errorf("%s: disaster recovery status %+v, want the next drill due %s", name, d, due)
+			}
+			if want := map[string]string{"checkout": "1h", "search": "1h", "cart": ""}[name]; rp.Status.DisasterRecovery.RPO != want {
+				return fmt.Errorf("%s: rpo %q in status, want %q (the critical tier's)", name, rp.Status.DisasterRecovery.RPO, want)
 			}
 		}
 		return nil

@@ -50,6 +50,9 @@ func Apply(rp *v1alpha1.ReliabilityProfile, pol *v1alpha1.ReliabilityPolicySpec,
 		if d := spec.DisasterRecovery; d != nil && d.RestoreTestMaxAge == "" && t.RestoreTestMaxAge != "" {
 			d.RestoreTestMaxAge = t.RestoreTestMaxAge
 		}
+		if d := spec.DisasterRecovery; d != nil && d.RPO == "" && t.RPO != "" {
+			d.RPO = t.RPO
+		}
 	}
 	// Logs follow their own tier, which may differ from the service's.
 	logTier := spec.Tier

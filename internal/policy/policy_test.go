@@ -13,7 +13,7 @@ import (
 func platformPolicy() *v1alpha1.ReliabilityPolicySpec {
 	return &v1alpha1.ReliabilityPolicySpec{
 		Tiers: v1alpha1.TierPolicies{
-			Critical:    &v1alpha1.TierPolicy{LogRetentionDays: ptr.To[int32](45), MaxSpotFraction: "0", MinObjective: "99.9", RestoreTestMaxAge: "30d"},
+			Critical:    &v1alpha1.TierPolicy{LogRetentionDays: ptr.To[int32](45), MaxSpotFraction: "0", MinObjective: "99.9", RestoreTestMaxAge: "30d", RPO: "1h"},
 			NonCritical: &v1alpha1.TierPolicy{LogRetentionDays: ptr.To[int32](14), MaxSpotFraction: "0.3", MinObjective: "99"},
 		},
 		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]string{"release": "kps"}, Namespace: "observability"},
@@ -48,6 +48,9 @@ func TestThePolicyFillsWhatTheProfileLeavesOut(t *testing.T) {
 	if spec.Logs == nil || spec.Logs.RetentionDays == nil || *spec.Logs.RetentionDays != 45 {
 		t.Errorf("log retention %+v, want the critical tier's 45 days", spec.Logs)
 	}
+	if spec.DisasterRecovery.RPO != "1h" {
+		t.Errorf("rpo %q, want the tier's 1h", spec.DisasterRecovery.RPO)
+	}
 	if spec.DisasterRecovery.RestoreTestMaxAge != "30d" {
 		t.Errorf("restoreTestMaxAge %q, want the tier's 30d", spec.DisasterRecovery.RestoreTestMaxAge)
 	}
@@ -72,13 +75,14 @@ func TestThePolicyFillsWhatTheProfileLeavesOut(t *testing.T) {
 	rp.Spec.Placement = &v1alpha1.PlacementSpec{MaxSpotFraction: "0.1"}
 	rp.Spec.Logs = &v1alpha1.LogsSpec{RetentionDays: ptr.To[int32](60)}
 	rp.Spec.DisasterRecovery.RestoreTestMaxAge = "90d"
+	rp.Spec.DisasterRecovery.RPO = "4h"
 	rp.Spec.Network.MonitoringNamespaceSelector = &v1alpha1.LabelSelector{MatchLabels: map[string]string{"team": "obs"}}
 	rp.Spec.SLOs[0].Alerting = &v1alpha1.SLOAlerting{PageSeverity: "sev1"}
 	spec = Apply(rp, platformPolicy(), render.Options{}).Profile.Spec
 	if spec.SLOs[0].Alerting.PageSeverity != "sev1" {
 		t.Errorf("page severity %q, want the SLO's own sev1", spec.SLOs[0].Alerting.PageSeverity)
 	}
-	if spec.Placement.MaxSpotFraction != "0.1" || *spec.Logs.RetentionDays != 60 || spec.DisasterRecovery.RestoreTestMaxAge != "90d" ||
+	if spec.Placement.MaxSpotFraction != "0.1" || *spec.Logs.RetentionDays != 60 || spec.DisasterRecovery.RestoreTestMaxAge != "90d" || spec.DisasterRecovery.RPO != "4h" ||
 		spec.Network.MonitoringNamespaceSelector.MatchLabels["team"] != "obs" {
 		t.Errorf("the profile's own values were replaced: %+v", spec)
 	}
