@@ -49,7 +49,8 @@ const benchOperatorUser = "reliability-operator"
 //     peak-heap-inuse-MiB: the most of it seen, read every 15 seconds (as Prometheus would) meanwhile;
 //   - converge-s: from the first profile created until every profile has status.complianceSummary and
 //     observedGeneration == generation; settle-s: until, besides, the work queue is empty and no reconcile
-//     ran for 10 seconds, when the idle minute starts;
+//     ran for 10 seconds, when the idle minute starts; settle-cpu-s and settle-GCs: the operator's CPU time
+//     and garbage collections until then (what a GOMEMLIMIT costs);
 //   - idle-requests/min: the requests of the operator's client (rest_client_requests_total on its
 //     /metrics) during a minute once converged, and idle-audited/min: the same counted at the API server,
 //     from its audit log of the operator's user; idle-reconciles/min: its reconciles meanwhile;
@@ -60,7 +61,7 @@ const benchOperatorUser = "reliability-operator"
 // minutes on 2 cores); `make test` runs no benchmark:
 //
 //	go test ./internal/operator -run '^$' -bench ComplianceMemory -benchtime 1x -timeout 40m -v
-//	OPERATOR_GOMEMLIMIT=100MiB go test ./internal/operator -run '^$' -bench ComplianceMemory -benchtime 1x -timeout 40m -v
+//	OPERATOR_GOMEMLIMIT=96MiB go test ./internal/operator -run '^$' -bench ComplianceMemory -benchtime 1x -timeout 40m -v
 func BenchmarkComplianceMemory(b *testing.B) {
 	const profiles, namespaces, pods = 1000, 10, 20000
 	ctrl.SetLogger(logr.Discard()) // envtest's own messages
@@ -162,6 +163,7 @@ func BenchmarkComplianceMemory(b *testing.B) {
 		}
 	}
 	settled := time.Since(start)
+	cpu, gcs := op.metric(b, "process_cpu_seconds_total"), op.metric(b, "go_gc_duration_seconds_count")
 	requestsBefore, reconcilesBefore, idleFrom := op.metric(b, "rest_client_requests_total"), op.metric(b, "controller_runtime_reconcile_total"), time.Now()
 	time.Sleep(time.Minute)
 	idleTo := time.Now()
@@ -176,6 +178,8 @@ func BenchmarkComplianceMemory(b *testing.B) {
 	b.ReportMetric(max(peakHeap, op.metric(b, "go_memstats_heap_inuse_bytes"))/(1<<20), "peak-heap-inuse-MiB")
 	b.ReportMetric(converged.Seconds(), "converge-s")
 	b.ReportMetric(settled.Seconds(), "settle-s")
+	b.ReportMetric(cpu, "settle-cpu-s")
+	b.ReportMetric(gcs, "settle-GCs")
 	b.ReportMetric(idleReconciles, "idle-reconciles/min")
 	b.ReportMetric(convergeRequests, "converge-requests")
 	b.ReportMetric(float64(len(convergeAudited)), "converge-audited") // the audit log's count of the same, as a check of it
