@@ -28,7 +28,7 @@ func StartPrometheus(t *testing.T, openMetrics string, ruleFiles map[string]stri
 }
 
 // FreeAddress is a loopback address with a free port, for a server a test starts later.
-func FreeAddress(t *testing.T) string {
+func FreeAddress(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

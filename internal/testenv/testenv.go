@@ -161,7 +161,21 @@ func ValidatingWebhookManifests() string {
 	return filepath.Join(RepoRoot(), "config", "webhook", "validating.yaml")
 }
 
+// StartWithAPIServerFlags starts the control plane with every CRD and these kube-apiserver flags besides
+// envtest's, such as an audit policy and log to count a client's requests at the server.
+func StartWithAPIServerFlags(flags map[string]string) (*envtest.Environment, *rest.Config, error) {
+	dirs, err := CRDDirs()
+	if err != nil {
+		return nil, nil, err
+	}
+	return startWith(dirs, nil, flags)
+}
+
 func start(dirs, webhookPaths []string) (*envtest.Environment, *rest.Config, error) {
+	return startWith(dirs, webhookPaths, nil)
+}
+
+func startWith(dirs, webhookPaths []string, apiServerFlags map[string]string) (*envtest.Environment, *rest.Config, error) {
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, nil, err
@@ -175,6 +189,9 @@ func start(dirs, webhookPaths []string) (*envtest.Environment, *rest.Config, err
 	// OpenShift and hardened clusters run this plugin: it refuses blockOwnerDeletion on a child unless the
 	// writer may update the owner's finalizers. Enabled here so that the RBAC is tested against it.
 	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	for name, value := range apiServerFlags {
+		env.ControlPlane.GetAPIServer().Configure().Set(name, value)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting the control plane from %s: %w", assets, err)
