@@ -238,7 +238,6 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	r.recordEvents(before, rp, results, opts.VeleroNamespace)
 	r.recordAuditEvents(rp, audits)
 	r.recordComplianceEvents(before, rp)
-	exportComplianceMetrics(rp)
 	if !equality.Semantic.DeepEqual(before.Status, rp.Status) {
 		if err := r.Client.Status().Patch(ctx, rp, client.MergeFrom(before)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("writing status: %w", err)

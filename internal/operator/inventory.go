@@ -8,6 +8,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
 
 // inventoryCache is how the cache keeps the objects compliance reads (S-2, S-3): only the fields the checks
@@ -26,6 +28,16 @@ func inventoryCache(gatewayRoutes []client.Object) map[client.Object]cache.ByObj
 		byObject[route] = cache.ByObject{Transform: routeAttachmentFields}
 	}
 	return byObject
+}
+
+// profileWithoutManagedFields is how the cache keeps profiles: without their managedFields, which nothing
+// of the operator reads of a profile (the applier reads its children's), and which are about a third of a
+// stored profile.
+func profileWithoutManagedFields(obj any) (any, error) {
+	if rp, ok := obj.(*v1alpha1.ReliabilityProfile); ok {
+		rp.ManagedFields = nil
+	}
+	return obj, nil
 }
 
 func inventoryMeta(m metav1.ObjectMeta) metav1.ObjectMeta {

@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"reflect"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -8,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/compliance"
 )
 
@@ -125,4 +127,19 @@ func keptBackend() gatewayv1.BackendRef {
 
 func keptMirror() *gatewayv1.HTTPRequestMirrorFilter {
 	return &gatewayv1.HTTPRequestMirrorFilter{BackendRef: gatewayv1.BackendObjectReference{Name: "shadow"}}
+}
+
+// The cache keeps a profile whole but for its managedFields, which nothing of the operator reads.
+func TestTheProfileCacheDropsOnlyManagedFields(t *testing.T) {
+	rp := &v1alpha1.ReliabilityProfile{ObjectMeta: routeMeta("checkout"),
+		Spec: v1alpha1.ReliabilityProfileSpec{Service: "checkout", Tier: v1alpha1.TierCritical}}
+	want := rp.DeepCopy()
+	want.ManagedFields = nil
+	got, err := profileWithoutManagedFields(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) { // the profile has an unexported field, which Semantic refuses
+		t.Errorf("cached %+v, want %+v", got, want)
+	}
 }

@@ -102,6 +102,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	for obj, byObj := range inventoryCache(served.GatewayRoutes) {
 		byObject[obj] = byObj
 	}
+	byObject[&v1alpha1.ReliabilityProfile{}] = cache.ByObject{Transform: profileWithoutManagedFields}
 	var webhookServer webhook.Server
 	if o.SpotPlacement {
 		// Pods: only what placement reads, and only live ones; nodes: only their labels.
