@@ -94,7 +94,7 @@ func run() error {
 		if err := waitReady(ctx, c, key); err != nil {
 			return err
 		}
-		if err := printProfile(ctx, c, key); err != nil {
+		if err := printProfile(ctx, mgr.GetAPIReader(), key); err != nil {
 			return err
 		}
 	}
@@ -165,7 +165,9 @@ func waitReady(ctx context.Context, c client.Client, key client.ObjectKey) error
 	}
 }
 
-func printProfile(ctx context.Context, c client.Client, key client.ObjectKey) error {
+// printProfile reads past the cache: it lists every child kind as unstructured objects, which through the
+// operator's client would start a second informer per kind.
+func printProfile(ctx context.Context, c client.Reader, key client.ObjectKey) error {
 	rp := &v1alpha1.ReliabilityProfile{}
 	if err := c.Get(ctx, key, rp); err != nil {
 		return err

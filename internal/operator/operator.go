@@ -126,8 +126,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// Releasing the lease on shutdown lets the next replica take over at once, not after the lease expires.
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{ByObject: byObject},
-		MapperProvider:                func(*rest.Config, *http.Client) (meta.RESTMapper, error) { return mapper, nil },
-		Controller:                    config.Controller{SkipNameValidation: ptr.To(o.SeveralInOneProcess)},
+		// Kinds outside the scheme (logging-operator's Flow) are read as unstructured objects, which the
+		// client would otherwise send to the API server: every reconcile of an unchanged profile would list
+		// and get its Flows. Their informers are the children's, with the byObject label selector above; the
+		// reads meant to be live (a foreign object of a child's name) go through the API reader.
+		Client:         client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		MapperProvider: func(*rest.Config, *http.Client) (meta.RESTMapper, error) { return mapper, nil },
+		Controller:     config.Controller{SkipNameValidation: ptr.To(o.SeveralInOneProcess)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)

@@ -1,0 +1,172 @@
+package operator_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/operator"
+	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/testenv"
+)
+
+// TestAReconcileOfAnUnchangedProfileWithAFlowSendsNoRequest runs the operator with logging-operator
+// ClusterOutputs, so that each profile has a Flow: a kind outside the scheme, read as unstructured objects.
+// A Deployment change enqueues the profile without changing anything it renders; the reconcile that follows
+// must read the profile, its children (the Flow included) and the workloads from the cache and send nothing.
+func TestAReconcileOfAnUnchangedProfileWithAFlowSendsNoRequest(t *testing.T) {
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	requests := &requestLog{}
+	opCfg := rest.CopyConfig(cfg)
+	opCfg.Wrap(requests.wrap)
+	ctx, _ := startOperator(t, opCfg, operator.Options{Render: render.Options{
+		LoggingClusterOutputs: map[v1alpha1.Tier]string{v1alpha1.TierCritical: "logs-30d", v1alpha1.TierNonCritical: "logs-7d"}}})
+	// The test's own requests are not the operator's.
+	c, err := client.New(cfg, client.Options{Scheme: mustScheme(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "checkout"}
+	deployment := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop", Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:1"}}},
+			},
+		},
+	}
+	if err := c.Create(ctx, deployment); err != nil {
+		t.Fatal(err)
+	}
+	rp := sloProfile("checkout")
+	if err := c.Create(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "the profile is Ready", func() error {
+		live := &v1alpha1.ReliabilityProfile{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
+			return err
+		}
+		if r := meta.FindStatusCondition(live.Status.Conditions, v1alpha1.ReadyCondition); r == nil || r.Status != metav1.ConditionTrue || r.ObservedGeneration != live.Generation {
+			return fmt.Errorf("Ready = %+v at generation %d", r, live.Generation)
+		}
+		return nil
+	})
+	// The log does see the operator's Flow requests: the Flow was created through it.
+	if !requests.any(func(r string) bool { return strings.HasPrefix(r, "POST ") && strings.Contains(r, "/flows") }) {
+		t.Fatalf("no request creating the Flow was counted; the operator's requests were %v", requests.since(0))
+	}
+	requests.quiet(t, 2*time.Second)
+
+	from, reconciles := requests.len(), reconcileCount(t)
+	deployment.Spec.MinReadySeconds = 5 // a new generation, and nothing the profile's children or verdicts depend on
+	if err := c.Update(ctx, deployment); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "a reconcile after the Deployment change", func() error {
+		if reconcileCount(t) <= reconciles {
+			return fmt.Errorf("no reconcile yet")
+		}
+		return nil
+	})
+	requests.quiet(t, 2*time.Second)
+	if sent := requests.since(from); len(sent) != 0 {
+		t.Errorf("the reconcile of an unchanged profile sent %d requests, want none:\n%s", len(sent), strings.Join(sent, "\n"))
+	}
+}
+
+// requestLog records every request the operator sends, as "METHOD path?query".
+type requestLog struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		l.mu.Lock()
+		l.sent = append(l.sent, r.Method+" "+r.URL.RequestURI())
+		l.mu.Unlock()
+		return rt.RoundTrip(r)
+	})
+}
+
+func (l *requestLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sent)
+}
+
+func (l *requestLog) since(from int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.sent[from:]...)
+}
+
+func (l *requestLog) any(match func(string) bool) bool {
+	for _, r := range l.since(0) {
+		if match(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// quiet waits until the operator has sent no request for the given time, failing after a minute.
+func (l *requestLog) quiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	last, quietSince := l.len(), time.Now()
+	pollUntil(t, "the operator's requests settle", func() error {
+		if n := l.len(); n != last {
+			last, quietSince = n, time.Now()
+		}
+		if time.Since(quietSince) < d {
+			return fmt.Errorf("%d requests, the last less than %s ago", last, d)
+		}
+		return nil
+	})
+}
+
+// reconcileCount is how many reconciles of profiles have finished in this process. The package's tests run
+// one after the other, each stopping its operator, so a change of it is the running operator's.
+func reconcileCount(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "reliabilityprofile" {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
