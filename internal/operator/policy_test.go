@@ -66,7 +66,7 @@ func TestChangingThePolicyReachesEveryProfile(t *testing.T) {
 	waitFor(t, "children labelled with the flag's release=flag", everyChild(ctx, c, ns, names, "release", "flag"))
 
 	pol := &v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}, Spec: v1alpha1.ReliabilityPolicySpec{
-		Tiers: v1alpha1.TierPolicies{Critical: &v1alpha1.TierPolicy{MinObjective: "99.9", RestoreTestMaxAge: "30d", RPO: "1h", LogRetentionDays: ptr.To[int32](45)}},
+		Tiers:      v1alpha1.TierPolicies{Critical: &v1alpha1.TierPolicy{MinObjective: "99.9", RestoreTestMaxAge: "30d", RPO: "1h", LogRetentionDays: ptr.To[int32](45)}},
 		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]string{"release": "kube-prometheus-stack"}, Namespace: "observability"},
 		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}, PageSeverity: "critical"},
 	}}
@@ -245,8 +245,8 @@ func TestAProfileStoredByThePreviousCRDKeepsWorking(t *testing.T) {
 		"apiVersion": v1alpha1.GroupVersion.String(), "kind": "ReliabilityProfile",
 		"metadata": map[string]any{"name": "checkout", "namespace": ns},
 		"spec": map[string]any{"service": "checkout", "tier": "critical",
-			"selector": map[string]any{"matchLabels": map[string]any{"app": "checkout"}},
-			"network":  map[string]any{},
+			"selector":         map[string]any{"matchLabels": map[string]any{"app": "checkout"}},
+			"network":          map[string]any{},
 			"disasterRecovery": map[string]any{"runbookURL": "https://runbooks.example.com/checkout", "lastRestoreTest": "2026-11-20"}},
 	}}
 	if err := admin.Create(ctx, old); err != nil {

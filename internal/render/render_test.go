@@ -24,7 +24,7 @@ var goldenOptions = map[string]Options{
 	"dashboards": {GrafanaInstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"dashboards": "grafana"}},
 		DashboardConfigMaps: &DashboardConfigMapOptions{LabelKey: "grafana_dashboard", LabelValue: "1", FolderAnnotation: "grafana_folder"}},
 	"alert-labels": {AlertLabels: map[string]string{"cluster": "prod-eu", "team": "payments"}},
-	"logging": {LoggingClusterOutputs: map[v1alpha1.Tier]string{v1alpha1.TierCritical: "logs-30d", v1alpha1.TierNonCritical: "logs-7d"}},
+	"logging":      {LoggingClusterOutputs: map[v1alpha1.Tier]string{v1alpha1.TierCritical: "logs-30d", v1alpha1.TierNonCritical: "logs-7d"}},
 }
 
 // TestRenderMatchesGoldenFiles renders every testdata/<case>/profile.yaml and compares the children, one
