@@ -22,6 +22,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -85,6 +86,11 @@ type ReliabilityProfileReconciler struct {
 	// reads and the controller watches; none when the Gateway API is not installed. Their cache must be
 	// indexed by RouteServiceNamespaceIndex.
 	GatewayRoutes []client.Object
+	// MaxConcurrentReconciles is how many profiles are reconciled at once; 0 for controller-runtime's one.
+	// What the reconciler keeps across reconciles (the last verdicts, the exported metrics, the applier's
+	// verified children, the audit log) is safe for concurrent use and keyed by profile, and the work queue
+	// never hands one profile to two workers.
+	MaxConcurrentReconciles int
 }
 
 // LogBackend is the configured log retention backend, as the profile status reports it.
@@ -409,6 +415,7 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		predicate.AnnotationChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("reliabilityprofile").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&v1alpha1.ReliabilityProfile{}, builder.WithPredicates(specOrMetadata))
 	for _, child := range childTypes {
 		if render.LivesOutsideProfileNamespace(child.GetObjectKind().GroupVersionKind()) {

@@ -63,10 +63,22 @@ type Options struct {
 	// what the CRD's schema cannot check, and warnings. It needs the same serving certificate.
 	ValidatingWebhook bool
 	Webhook           webhook.Options
+	// MaxConcurrentReconciles is how many profiles the ReliabilityProfile controller reconciles at once (one
+	// profile is never reconciled by two workers); 0 means DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
+	// KubeAPIQPS and KubeAPIBurst, when set, replace the client's rate limit of the rest.Config given to New;
+	// 0 keeps the rest.Config's own (ctrl.GetConfig's 20 and 30 when it has none).
+	KubeAPIQPS   float32
+	KubeAPIBurst int
 	// SeveralInOneProcess lets tests start more than one operator in one process (controller names are
 	// otherwise process-wide unique, for their metrics).
 	SeveralInOneProcess bool
 }
+
+// DefaultMaxConcurrentReconciles: a reconcile spends most of its time waiting on the API server (the status
+// write, applies of changed children, dry runs), so a few workers let one slow profile not hold up the
+// others; more would mostly queue on the client's rate limit.
+const DefaultMaxConcurrentReconciles = 4
 
 // NewScheme knows every kind the operator reads or writes.
 func NewScheme() (*runtime.Scheme, error) {
@@ -85,6 +97,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg = withRateLimit(cfg, o)
 	// Waits while the API server cannot be reached, answering the probes meanwhile (see waitForDiscovery).
 	served, mapper, err := waitForDiscovery(cfg, o.ProbeAddress)
 	if err != nil {
@@ -138,11 +151,15 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
 	r := &controllers.ReliabilityProfileReconciler{
-		Client:        mgr.GetClient(),
-		Applier:       &apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
-		Recorder:      mgr.GetEventRecorder(buildinfo.Service),
-		RenderOptions: o.Render,
-		GatewayRoutes: served.GatewayRoutes,
+		Client:                  mgr.GetClient(),
+		Applier:                 &apply.Applier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
+		Recorder:                mgr.GetEventRecorder(buildinfo.Service),
+		RenderOptions:           o.Render,
+		GatewayRoutes:           served.GatewayRoutes,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}
+	if r.MaxConcurrentReconciles == 0 {
+		r.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
 	for _, route := range served.GatewayRoutes {
 		if err := mgr.GetFieldIndexer().IndexField(context.Background(), route, controllers.RouteServiceNamespaceIndex, controllers.RouteServiceNamespaces); err != nil {
@@ -216,6 +233,22 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+// withRateLimit is cfg with the client rate limit of the options, where they set one; the caller's cfg is
+// left as it is.
+func withRateLimit(cfg *rest.Config, o Options) *rest.Config {
+	if o.KubeAPIQPS == 0 && o.KubeAPIBurst == 0 {
+		return cfg
+	}
+	cfg = rest.CopyConfig(cfg)
+	if o.KubeAPIQPS != 0 {
+		cfg.QPS = o.KubeAPIQPS
+	}
+	if o.KubeAPIBurst != 0 {
+		cfg.Burst = o.KubeAPIBurst
+	}
+	return cfg
 }
 
 // addProfilesSyncedCheck keeps the replica not Ready until it has read every profile: a cache that cannot
