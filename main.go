@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -58,6 +59,13 @@ func run(args []string) error {
 	fs.BoolVar(&o.ValidatingWebhook, "validating-webhook", true, "Serve the validating admission webhook of ReliabilityProfiles (refusals the CRD cannot express, and warnings); needs the webhook's certificate (config/default with cert-manager, or OLM). --validating-webhook=false to run without one, as `make run` does.")
 	fs.IntVar(&o.Webhook.Port, "webhook-port", 9443, "Port of the admission webhook server (with --validating-webhook or --spot-placement).")
 	fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "Folder of the webhook's tls.crt and tls.key: where cert-manager's Secret is mounted, and where OLM mounts the certificate it generates.")
+	// 4 is operator.DefaultMaxConcurrentReconciles, written out because hack/helmchart reads the defaults as literals.
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many ReliabilityProfiles are reconciled at once. A reconcile mostly waits on the API server, so a few workers keep one slow profile from holding up the rest; one profile is never reconciled twice at once.")
+	// Above controller-runtime's 20 and 30, so that the burst of writes after a policy change, or a start at
+	// thousands of profiles, is not held back client-side for minutes; still bounded, so that one operator
+	// cannot flood the API server, whose API Priority and Fairness is the real protection.
+	qps := fs.Float64("kube-api-qps", 50, "Requests per second the operator's client sends to the API server, on average (client-side rate limit).")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", 100, "Requests the operator's client may send at once above --kube-api-qps.")
 	// Every flag that shapes children, shared with `render` and `validate` so that they print what is applied.
 	options.BindRender(fs, &o.Render)
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
@@ -66,6 +74,15 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	switch {
+	case o.MaxConcurrentReconciles < 1:
+		return fmt.Errorf("--max-concurrent-reconciles: want at least 1, not %d", o.MaxConcurrentReconciles)
+	case !(*qps > 0) || *qps > math.MaxFloat32:
+		return fmt.Errorf("--kube-api-qps: want a finite number above 0, not %v", *qps)
+	case o.KubeAPIBurst < 1:
+		return fmt.Errorf("--kube-api-burst: want at least 1, not %d", o.KubeAPIBurst)
+	}
+	o.KubeAPIQPS = float32(*qps)
 	if *lokiConfigMap != "" {
 		ns, name, ok := strings.Cut(*lokiConfigMap, "/")
 		if !ok || ns == "" || name == "" {
