@@ -82,8 +82,9 @@ type MonitoringPolicy struct {
 	// and ruleSelector select them (kube-prometheus-stack selects release=<its release>). They replace
 	// --monitoring-labels.
 	// +kubebuilder:validation:MaxProperties=10
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="monitoring.labels: each key must be a label key: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', such as release"
 	// +optional
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]LabelValue `json:"labels,omitempty"`
 
 	// Namespace is where Prometheus runs: the NetworkPolicy of a profile that names no
 	// spec.network.monitoringNamespaceSelector lets this namespace scrape the metrics port. Omitted, it is
@@ -97,6 +98,11 @@ type MonitoringPolicy struct {
 // OperatorAlertLabels are the labels the operator sets on its alerts; neither the policy nor
 // --alert-labels may set them.
 var OperatorAlertLabels = []string{"severity", "service", "slo", "namespace", "alertname"}
+
+// LabelValue is the value of a Kubernetes label.
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="!format.labelValue().validate(self).hasValue()",message="monitoring.labels: each value must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, such as kube-prometheus-stack"
+type LabelValue string
 
 // AlertingPolicy holds what every alert carries.
 type AlertingPolicy struct {
@@ -148,9 +154,11 @@ type BackendsPolicy struct {
 type TierOutputs struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="backends.loggingClusterOutputs.critical: must be the name of a logging-operator ClusterOutput: lowercase letters, digits, '-' and '.', such as logs-30d"
 	Critical string `json:"critical"`
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Subdomain().validate(self).hasValue()",message="backends.loggingClusterOutputs.nonCritical: must be the name of a logging-operator ClusterOutput: lowercase letters, digits, '-' and '.', such as logs-7d"
 	NonCritical string `json:"nonCritical"`
 }
 

@@ -67,7 +67,7 @@ func TestChangingThePolicyReachesEveryProfile(t *testing.T) {
 
 	pol := &v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName}, Spec: v1alpha1.ReliabilityPolicySpec{
 		Tiers:      v1alpha1.TierPolicies{Critical: &v1alpha1.TierPolicy{MinObjective: "99.9", RestoreTestMaxAge: "30d", RPO: "1h", LogRetentionDays: ptr.To[int32](45)}},
-		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]string{"release": "kube-prometheus-stack"}, Namespace: "observability"},
+		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]v1alpha1.LabelValue{"release": "kube-prometheus-stack"}, Namespace: "observability"},
 		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}, PageSeverity: "critical"},
 	}}
 	if err := c.Create(ctx, pol); err != nil {
@@ -185,6 +185,16 @@ func TestThePolicyIsBoundedByTheManifesto(t *testing.T) {
 			"alerting.labels: severity, service, slo, namespace and alertname are set by the operator"},
 		{"another name", v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 			"metadata.name: must be default"},
+		// Each would make every ServiceMonitor and PrometheusRule, or every Flow, of the cluster fail to apply.
+		{"a monitoring label that is no label key", v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.ReliabilityPolicySpec{
+			Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]v1alpha1.LabelValue{"not a key!": "x"}}}},
+			"monitoring.labels: each key must be a label key"},
+		{"a monitoring label value with a space", v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.ReliabilityPolicySpec{
+			Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]v1alpha1.LabelValue{"release": "kube prometheus"}}}},
+			"monitoring.labels: each value must be a label value"},
+		{"a ClusterOutput that is no name", v1alpha1.ReliabilityPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1alpha1.ReliabilityPolicySpec{
+			Backends: &v1alpha1.BackendsPolicy{LoggingClusterOutputs: &v1alpha1.TierOutputs{Critical: "Logs_30d", NonCritical: "logs-7d"}}}},
+			"backends.loggingClusterOutputs.critical: must be the name of a logging-operator ClusterOutput"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

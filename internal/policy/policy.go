@@ -96,7 +96,10 @@ func Options(pol *v1alpha1.ReliabilityPolicySpec, flags render.Options) render.O
 		return o
 	}
 	if m := pol.Monitoring; m != nil && len(m.Labels) > 0 {
-		o.MonitoringLabels = maps.Clone(m.Labels)
+		o.MonitoringLabels = make(map[string]string, len(m.Labels))
+		for k, v := range m.Labels {
+			o.MonitoringLabels[k] = string(v)
+		}
 	}
 	if a := pol.Alerting; a != nil && len(a.Labels) > 0 {
 		o.AlertLabels = maps.Clone(a.Labels)

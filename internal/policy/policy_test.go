@@ -16,7 +16,7 @@ func platformPolicy() *v1alpha1.ReliabilityPolicySpec {
 			Critical:    &v1alpha1.TierPolicy{LogRetentionDays: ptr.To[int32](45), MaxSpotFraction: "0", MinObjective: "99.9", RestoreTestMaxAge: "30d", RPO: "1h"},
 			NonCritical: &v1alpha1.TierPolicy{LogRetentionDays: ptr.To[int32](14), MaxSpotFraction: "0.3", MinObjective: "99"},
 		},
-		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]string{"release": "kps"}, Namespace: "observability"},
+		Monitoring: &v1alpha1.MonitoringPolicy{Labels: map[string]v1alpha1.LabelValue{"release": "kps"}, Namespace: "observability"},
 		Alerting:   &v1alpha1.AlertingPolicy{Labels: map[string]string{"cluster": "prod-eu"}, PageSeverity: "critical"},
 		Backends: &v1alpha1.BackendsPolicy{VeleroNamespace: "backups",
 			LoggingClusterOutputs:   &v1alpha1.TierOutputs{Critical: "long", NonCritical: "short"},
