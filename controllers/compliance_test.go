@@ -17,11 +17,11 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/cli"
+	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
 func verdictIs(ns, rule string, result v1alpha1.ComplianceResult, contains string) func() error {
@@ -42,33 +42,22 @@ func verdictIs(ns, rule string, result v1alpha1.ComplianceResult, contains strin
 	}
 }
 
-// ruleResultSeries is the value of reliability_operator_rule_result for the profile's rule and result.
+// ruleResultSeries checks that reliability_operator_rule_result has one series for the profile's rule: the
+// result, at 1.
 func ruleResultSeries(ns, rule, result string) func() error {
 	return func() error {
-		families, err := metrics.Registry.Gather()
+		samples, err := testenv.Samples("reliability_operator_rule_result")
 		if err != nil {
 			return err
 		}
 		var seen []string
-		for _, f := range families {
-			if f.GetName() != "reliability_operator_rule_result" {
+		for _, s := range samples {
+			if s.Labels["namespace"] != ns || s.Labels["rule"] != rule {
 				continue
 			}
-			for _, m := range f.GetMetric() {
-				l := map[string]string{}
-				for _, p := range m.GetLabel() {
-					l[p.GetName()] = p.GetValue()
-				}
-				if l["namespace"] != ns || l["rule"] != rule {
-					continue
-				}
-				seen = append(seen, l["result"])
-				if l["result"] == result && m.GetGauge().GetValue() == 1 {
-					if len(seen) > 1 {
-						return fmt.Errorf("more than one result series for %s: %v", rule, seen)
-					}
-					continue
-				}
+			seen = append(seen, s.Labels["result"])
+			if s.Labels["result"] == result && s.Value == 1 && len(seen) > 1 {
+				return fmt.Errorf("more than one result series for %s: %v", rule, seen)
 			}
 		}
 		if len(seen) != 1 || seen[0] != result {

@@ -25,6 +25,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/dr"
 	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
 var ctx = context.Background()
@@ -398,14 +399,14 @@ func TestAReconcileThatChangesNothingSendsNoWrites(t *testing.T) {
 	settle(t, ns)
 
 	// An annotation change is not a spec change but does trigger a reconcile.
-	writesBefore, reconcilesBefore := operatorWrites.count(ns), reconcileCount(t)
+	writesBefore, reconcilesBefore := operatorWrites.count(ns), testenv.ReconcileCount(t)
 	rp := getProfile(t, ns, "checkout")
 	rp.Annotations = map[string]string{"touched": "1"}
 	if err := k8s.Update(ctx, rp); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a reconcile ran", func() error {
-		if reconcileCount(t) <= reconcilesBefore {
+		if testenv.ReconcileCount(t) <= reconcilesBefore {
 			return fmt.Errorf("no reconcile yet")
 		}
 		return nil

@@ -11,12 +11,11 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
@@ -215,33 +214,9 @@ func TestAProfileStoredByThePreviousCRDKeepsWorking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	previous := &apiextensionsv1.CustomResourceDefinition{}
-	if err := yaml.UnmarshalStrict(b, previous); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "reliabilityprofiles.yaml"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// The policy's CRD is new: an upgrade installs it beside the profile's.
-	policyCRD, err := os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilitypolicies.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "reliabilitypolicies.yaml"), policyCRD, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	current, _ := profileCRDs(t)
-	dirs, err := testenv.CRDDirs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs[0] = dir
-	env, cfg, err := testenv.StartWithCRDs(dirs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	// The policy's CRD is new: an upgrade installs it beside the profile's.
+	cfg := startWithProfileCRD(t, b)
 	ctx := context.Background()
 	admin, err := client.New(cfg, client.Options{Scheme: testScheme(t)})
 	if err != nil {
@@ -298,7 +273,7 @@ func TestAProfileStoredByThePreviousCRDKeepsWorking(t *testing.T) {
 			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, rp); err != nil {
 				return err
 			}
-			if cond := findCondition(rp, v1alpha1.ReadyCondition); cond == nil || cond.Status != metav1.ConditionTrue {
+			if cond := meta.FindStatusCondition(rp.Status.Conditions, v1alpha1.ReadyCondition); cond == nil || cond.Status != metav1.ConditionTrue {
 				return fmt.Errorf("%s: Ready %+v", name, cond)
 			}
 			if d := rp.Status.DisasterRecovery; d == nil || d.RestoreTestDue != want[0] {
@@ -314,15 +289,6 @@ func TestAProfileStoredByThePreviousCRDKeepsWorking(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-func findCondition(rp *v1alpha1.ReliabilityProfile, condType string) *metav1.Condition {
-	for i := range rp.Status.Conditions {
-		if rp.Status.Conditions[i].Type == condType {
-			return &rp.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 // everyChild checks that each profile's ServiceMonitor and PrometheusRule carry the label.

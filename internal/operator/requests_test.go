@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
@@ -79,13 +78,13 @@ func TestAReconcileOfAnUnchangedProfileWithAFlowSendsNoRequest(t *testing.T) {
 	}
 	requests.quiet(t, 2*time.Second)
 
-	from, reconciles := requests.len(), reconcileCount(t)
+	from, reconciles := requests.len(), testenv.ReconcileCount(t)
 	deployment.Spec.MinReadySeconds = 5 // a new generation, and nothing the profile's children or verdicts depend on
 	if err := c.Update(ctx, deployment); err != nil {
 		t.Fatal(err)
 	}
 	pollUntil(t, "a reconcile after the Deployment change", func() error {
-		if reconcileCount(t) <= reconciles {
+		if testenv.ReconcileCount(t) <= reconciles {
 			return fmt.Errorf("no reconcile yet")
 		}
 		return nil
@@ -145,28 +144,4 @@ func (l *requestLog) quiet(t *testing.T, d time.Duration) {
 		}
 		return nil
 	})
-}
-
-// reconcileCount is how many reconciles of profiles have finished in this process. The package's tests run
-// one after the other, each stopping its operator, so a change of it is the running operator's.
-func reconcileCount(t *testing.T) float64 {
-	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total float64
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "reliabilityprofile" {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
 }

@@ -42,27 +42,11 @@ const undecodableNamespace = "undecodable"
 // no profile got a status, /readyz said 200, and the operator exited after two minutes.
 func TestAProfileStoredUnderALooserCRDIsReportedAndTheOthersKeepReconciling(t *testing.T) {
 	current, looser := profileCRDs(t)
-	dir := t.TempDir()
 	b, err := yaml.Marshal(looser)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "reliabilityprofiles.yaml"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dirs, err := testenv.CRDDirs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dirs[0] != testenv.OwnCRDDir() {
-		t.Fatalf("CRDDirs()[0] = %s, want the operator's own CRD folder", dirs[0])
-	}
-	dirs[0] = dir
-	env, cfg, err := testenv.StartWithCRDs(dirs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cfg := startWithProfileCRD(t, b)
 	ctx := context.Background()
 	admin, err := client.New(cfg, client.Options{Scheme: testScheme(t)})
 	if err != nil {
@@ -256,6 +240,36 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
+// startWithProfileCRD starts a control plane with every CRD the tests install, the given profile CRD (YAML,
+// such as an older one) in place of the current one, beside the current ReliabilityPolicy CRD.
+func startWithProfileCRD(t *testing.T, profileCRD []byte) *rest.Config {
+	t.Helper()
+	dir := t.TempDir()
+	policyCRD, err := os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilitypolicies.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"reliabilityprofiles.yaml": profileCRD, "reliabilitypolicies.yaml": policyCRD} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dirs, err := testenv.CRDDirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dirs[0] != testenv.OwnCRDDir() {
+		t.Fatalf("CRDDirs()[0] = %s, want the operator's own CRD folder", dirs[0])
+	}
+	dirs[0] = dir
+	env, cfg, err := testenv.StartWithCRDs(dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return cfg
+}
+
 // profileCRDs are the current CRD and a looser copy without the disruption bounds, as older CRDs were.
 func profileCRDs(t *testing.T) (current, looser *apiextensionsv1.CustomResourceDefinition) {
 	t.Helper()
@@ -437,7 +451,13 @@ func probeOK(addr, path string) error {
 // waitFor polls check until it passes, for at most 30 seconds.
 func waitFor(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	waitForWithin(t, 30*time.Second, what, check)
+}
+
+// waitForWithin is waitFor with another deadline.
+func waitForWithin(t *testing.T, within time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		err := check()
 		if err == nil {
