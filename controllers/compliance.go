@@ -177,15 +177,21 @@ func (r *ReliabilityProfileReconciler) profilesOfRouteBackends(ctx context.Conte
 }
 
 func (r *ReliabilityProfileReconciler) profilesIn(ctx context.Context, namespace string) []reconcile.Request {
+	out, _ := r.profileRequests(ctx, client.InNamespace(namespace))
+	return out
+}
+
+// profileRequests lists from the cache the profiles the options select, as requests.
+func (r *ReliabilityProfileReconciler) profileRequests(ctx context.Context, opts ...client.ListOption) ([]reconcile.Request, error) {
 	list := &v1alpha1.ReliabilityProfileList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
-		return nil
+	if err := r.Client.List(ctx, list, opts...); err != nil {
+		return nil, err
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
 	for _, rp := range list.Items {
 		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rp.Namespace, Name: rp.Name}})
 	}
-	return out
+	return out, nil
 }
 
 // serviceExposureChanged lets through Service updates that change what S-2 reads (Services have no

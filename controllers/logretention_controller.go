@@ -144,11 +144,11 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 		return nil, "", 0, err
 	}
 	profiles := enforceable(list.Items)
-	if r.Policies != nil {
-		pol, err := policy.Get(ctx, r.Policies)
-		if err != nil {
-			return nil, "", 0, err
-		}
+	pol, err := policy.Get(ctx, r.Policies)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if pol != nil { // without one, each profile is what it gets
 		for i := range profiles {
 			profiles[i] = *policy.Apply(&profiles[i], pol, render.Options{}).Profile
 		}

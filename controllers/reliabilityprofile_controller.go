@@ -131,12 +131,9 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	// What the profile gets under the cluster's policy, computed once: every step below reads it. live is
 	// the stored profile, whose metadata the finalizer patch writes.
 	live := rp
-	var pol *v1alpha1.ReliabilityPolicySpec
-	if r.Policies != nil {
-		var err error
-		if pol, err = policy.Get(ctx, r.Policies); err != nil {
-			return ctrl.Result{}, err
-		}
+	pol, err := policy.Get(ctx, r.Policies)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	eff := policy.Apply(live, pol, r.RenderOptions)
 	rp, opts := eff.Profile, eff.Render
@@ -389,14 +386,9 @@ func profileOfLabels(_ context.Context, obj client.Object) []reconcile.Request {
 
 // allProfiles enqueues every profile of the cluster, from the cache.
 func (r *ReliabilityProfileReconciler) allProfiles(ctx context.Context, _ client.Object) []reconcile.Request {
-	list := &v1alpha1.ReliabilityProfileList{}
-	if err := r.Client.List(ctx, list); err != nil {
+	out, err := r.profileRequests(ctx)
+	if err != nil {
 		log.FromContext(ctx).Error(err, "Listing the profiles to reconcile after a policy change failed")
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for _, rp := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: rp.Namespace, Name: rp.Name}})
 	}
 	return out
 }

@@ -45,8 +45,12 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/validate"
 )
 
-// newValidator compiles the served version of a CRD.
-func newValidator(crd []byte) (*validate.Validator, error) {
+// validatorOf compiles the served version of the CRD of a kind, from crdYAML (the operator's CRDs).
+func validatorOf(crdYAML []byte, kind string) (*validate.Validator, error) {
+	crd, err := crdOf(crdYAML, kind)
+	if err != nil {
+		return nil, err
+	}
 	return validate.New(crd, v1alpha1.GroupVersion.Version)
 }
 
@@ -109,12 +113,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		fs.Usage()
 		return 2
 	}
-	profileCRD, err := crdOf(crdYAML, "ReliabilityProfile")
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	validator, err := newValidator(profileCRD)
+	validator, err := validatorOf(crdYAML, "ReliabilityProfile")
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

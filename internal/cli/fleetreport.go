@@ -86,12 +86,7 @@ func runReport(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML
 // children are applied: what depends on the cluster (the PDB's status, the workloads, where pods run, the log
 // backend) is Unknown.
 func judgeFiles(files []string, stdin io.Reader, stderr io.Writer, crdYAML []byte, pol *v1alpha1.ReliabilityPolicySpec, opts render.Options, skipOthers bool, now time.Time) ([]v1alpha1.ReliabilityProfile, bool) {
-	profileCRD, err := crdOf(crdYAML, "ReliabilityProfile")
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return nil, false
-	}
-	validator, err := newValidator(profileCRD)
+	validator, err := validatorOf(crdYAML, "ReliabilityProfile")
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, false

@@ -51,13 +51,9 @@ func loadPolicy(path string, crdYAML []byte) (*v1alpha1.ReliabilityPolicySpec, e
 	if obj["apiVersion"] != v1alpha1.GroupVersion.String() || obj["kind"] != "ReliabilityPolicy" {
 		return nil, fmt.Errorf("--policy %s: %v %v is not a ReliabilityPolicy of %s", path, obj["apiVersion"], obj["kind"], v1alpha1.GroupVersion)
 	}
-	crd, err := crdOf(crdYAML, "ReliabilityPolicy")
+	validator, err := validatorOf(crdYAML, "ReliabilityPolicy")
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
-	}
-	validator, err := newValidator(crd)
-	if err != nil {
-		return nil, err
 	}
 	if errs := validator.Validate(obj); len(errs) > 0 {
 		var msgs []string

@@ -146,8 +146,12 @@ func BelowMinimum(rp *v1alpha1.ReliabilityProfile, min string) []string {
 
 // Get reads the cluster's policy, the ReliabilityPolicy named default, through c (the operator's cache):
 // nil when there is none, or when its CRD is not installed (an operator upgraded without its new CRD
-// keeps working on its flags).
+// keeps working on its flags). A nil c, which the operator passes when it found the CRD not installed at
+// start-up, reads nothing: no request for a kind the cluster does not serve.
 func Get(ctx context.Context, c client.Reader) (*v1alpha1.ReliabilityPolicySpec, error) {
+	if c == nil {
+		return nil, nil
+	}
 	p := &v1alpha1.ReliabilityPolicy{}
 	err := c.Get(ctx, client.ObjectKey{Name: v1alpha1.PolicyName}, p)
 	switch {

@@ -163,12 +163,9 @@ func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha
 	if err := w.Cache.List(ctx, profiles, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, placement.Policy{}, err
 	}
-	var pol *v1alpha1.ReliabilityPolicySpec
-	if w.Policies != nil {
-		var err error
-		if pol, err = policy.Get(ctx, w.Policies); err != nil {
-			return nil, placement.Policy{}, err
-		}
+	pol, err := policy.Get(ctx, w.Policies)
+	if err != nil {
+		return nil, placement.Policy{}, err
 	}
 	var best *v1alpha1.ReliabilityProfile
 	var bestPolicy placement.Policy
@@ -177,7 +174,11 @@ func (w *PodPlacement) profileOf(ctx context.Context, pod *corev1.Pod) (*v1alpha
 		if !rp.DeletionTimestamp.IsZero() || !Selects(rp, pod.Labels) {
 			continue
 		}
-		p, err := placement.PolicyOf(policy.Apply(rp, pol, render.Options{}).Profile)
+		effective := rp // the cache's own object: Apply copies it, and without a policy nothing needs copying
+		if pol != nil {
+			effective = policy.Apply(rp, pol, render.Options{}).Profile
+		}
+		p, err := placement.PolicyOf(effective)
 		if err != nil {
 			// A profile stored under an older CRD; its status says so. Another profile may still govern.
 			log.FromContext(ctx).Error(err, "Skipped a profile whose placement cannot be applied", "namespace", rp.Namespace, "profile", rp.Name)

@@ -76,12 +76,9 @@ func (v *ProfileValidation) Handle(ctx context.Context, req admission.Request) (
 	if v.Now != nil {
 		now = v.Now
 	}
-	var pol *v1alpha1.ReliabilityPolicySpec
-	if v.Policies != nil {
-		var err error
-		if pol, err = policy.Get(ctx, v.Policies); err != nil {
-			return admission.Errored(http.StatusInternalServerError, err)
-		}
+	pol, err := policy.Get(ctx, v.Policies)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	verdict := reviewer.Review(rp, policy.Options(pol, v.Render))
 	exceptions := reviewer.ReviewExceptions(rp, old, now())
