@@ -62,6 +62,9 @@ const retryInterval = time.Minute
 // prunes them there also while --dashboard-configmaps is off, to delete those an earlier run created.
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Reading CustomResourceDefinitions lets the operator manage a child kind whose API is installed after it
+// started (ChildKindInstalled, called by internal/operator's watch), without a restart.
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 
 // ReliabilityProfileReconciler turns a ReliabilityProfile into its children and reports on them.
 type ReliabilityProfileReconciler struct {
@@ -91,6 +94,11 @@ type ReliabilityProfileReconciler struct {
 	// verified children, the audit log) is safe for concurrent use and keyed by profile, and the work queue
 	// never hands one profile to two workers.
 	MaxConcurrentReconciles int
+
+	// watchChild and installed serve ChildKindInstalled: the watch of a child kind added after start-up, and
+	// the reconciles of every profile it asks for.
+	watchChild func(context.Context, client.Object) error
+	installed  chan event.GenericEvent
 }
 
 // LogBackend is the configured log retention backend, as the profile status reports it.
@@ -138,8 +146,11 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	eff := policy.Apply(live, pol, r.RenderOptions)
 	rp, opts := eff.Profile, eff.Render
 
+	// Only the namespace's profiles of the same service, from the cache's index: what a reconcile reads does
+	// not grow with the namespace.
 	others := &v1alpha1.ReliabilityProfileList{}
-	if err := r.Client.List(ctx, others, client.InNamespace(rp.Namespace)); err != nil {
+	if err := r.Client.List(ctx, others, client.InNamespace(rp.Namespace), client.MatchingFields{ProfileServiceIndex: rp.Spec.Service},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	var desired []client.Object
@@ -294,6 +305,22 @@ func childRef(rp *v1alpha1.ReliabilityProfile, res apply.Result, veleroNamespace
 	return u
 }
 
+// ProfileServiceIndex indexes the cached profiles by the service they declare (ProfileService).
+const ProfileServiceIndex = "reliability.dev/service"
+
+// ProfileService is the value of ProfileServiceIndex: the stored service, also of a profile whose spec cannot
+// be read (see duplicateService).
+func ProfileService(obj client.Object) []string {
+	rp, ok := obj.(*v1alpha1.ReliabilityProfile)
+	if !ok {
+		return nil
+	}
+	return []string{storedService(rp)}
+}
+
+// ChildProfileIndex indexes the cached children by their profile (apply.ProfileIndexValue).
+const ChildProfileIndex = "reliability.dev/profile"
+
 // DuplicateServiceError says that an older profile of the namespace declares the same service.
 type DuplicateServiceError struct{ Service, Profile string }
 
@@ -393,6 +420,23 @@ func (r *ReliabilityProfileReconciler) allProfiles(ctx context.Context, _ client
 	return out
 }
 
+// specOrMetadata passes the changes of an object's spec, labels or annotations. Status writes do not change
+// the generation; reacting to them would only re-read what was just written.
+var specOrMetadata = predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
+	predicate.AnnotationChangedPredicate{})
+
+// notOwnWrite drops the create and update events of the operator's own writes of a child of the kind
+// (apply.OwnWrites): the reconcile that wrote it has already reported on it. Deletes always pass.
+func (r *ReliabilityProfileReconciler) notOwnWrite(gvk schema.GroupVersionKind) predicate.Predicate {
+	own := func(o client.Object) bool {
+		return r.Applier.Writes.IsOwn(gvk, o.GetNamespace(), o.GetName(), o.GetResourceVersion())
+	}
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return !own(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool { return !own(e.ObjectNew) },
+	}
+}
+
 // configMapDataChanged passes updates of a ConfigMap's data, such as a hand edit of a dashboard ConfigMap.
 var configMapDataChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	o, okOld := e.ObjectOld.(*corev1.ConfigMap)
@@ -402,29 +446,27 @@ var configMapDataChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent)
 
 // SetupWithManager watches profiles and their children of the given kinds: those the cluster serves.
 func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childTypes []client.Object) error {
-	// Status writes do not change the generation; reacting to them would only re-read what was just written.
-	specOrMetadata := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{},
-		predicate.AnnotationChangedPredicate{})
+	r.installed = make(chan event.GenericEvent)
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("reliabilityprofile").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&v1alpha1.ReliabilityProfile{}, builder.WithPredicates(specOrMetadata))
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.ReliabilityProfile{}, ProfileServiceIndex, ProfileService); err != nil {
+		return fmt.Errorf("indexing the profiles by service: %w", err)
+	}
+	var kinds []schema.GroupVersionKind
 	for _, child := range childTypes {
-		if render.LivesOutsideProfileNamespace(child.GetObjectKind().GroupVersionKind()) {
-			b = b.Watches(child, handler.EnqueueRequestsFromMapFunc(profileOfLabels), builder.WithPredicates(specOrMetadata))
-			continue
+		gvk := child.GetObjectKind().GroupVersionKind()
+		kinds = append(kinds, gvk)
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), child, ChildProfileIndex, apply.ProfileIndexValue); err != nil {
+			return fmt.Errorf("indexing the %s children by profile: %w", gvk.Kind, err)
 		}
-		if _, ok := child.(*policyv1.PodDisruptionBudget); ok {
-			// Its status, kept by the disruption controller, is what D-6 is judged on.
-			b = b.Owns(child, builder.WithPredicates(predicate.Or(specOrMetadata, pdbStatusChanged)))
-			continue
-		}
-		if _, ok := child.(*corev1.ConfigMap); ok {
-			// A ConfigMap has no generation: an edit of its data changes only its resourceVersion.
-			b = b.Owns(child, builder.WithPredicates(predicate.Or(specOrMetadata, configMapDataChanged)))
-			continue
-		}
-		b = b.Owns(child, builder.WithPredicates(specOrMetadata))
+		handler, predicates := r.childEvents(mgr, child)
+		b = b.Watches(child, handler, builder.WithPredicates(predicates...))
+	}
+	r.Applier.ProfileIndex = ChildProfileIndex
+	if r.Applier.InstalledKinds == nil {
+		r.Applier.InstalledKinds = apply.NewKindSet(kinds...)
 	}
 	// What S-2 and S-3 read; the cache keeps only the fields they need (internal/operator).
 	byNamespace := handler.EnqueueRequestsFromMapFunc(r.profilesOfNamespace)
@@ -442,6 +484,7 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		b = b.Watches(route, handler.EnqueueRequestsFromMapFunc(r.profilesOfRouteBackends),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	}
+	b = b.WatchesRawSource(source.Channel(r.installed, &handler.EnqueueRequestForObject{}))
 	if r.ObservationEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
 	}
@@ -455,5 +498,59 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 			b = b.WatchesRawSource(source.Channel(r.SpotPlacement.Audits.Changed, &handler.EnqueueRequestForObject{}))
 		}
 	}
-	return b.Complete(r)
+	ctrlr, err := b.Build(r)
+	if err != nil {
+		return err
+	}
+	r.watchChild = func(ctx context.Context, child client.Object) error {
+		if err := mgr.GetFieldIndexer().IndexField(ctx, child, ChildProfileIndex, apply.ProfileIndexValue); err != nil {
+			return fmt.Errorf("indexing the %s children by profile: %w", child.GetObjectKind().GroupVersionKind().Kind, err)
+		}
+		handler, predicates := r.childEvents(mgr, child)
+		return ctrlr.Watch(source.Kind(mgr.GetCache(), child, handler, predicates...))
+	}
+	return nil
+}
+
+// childEvents is how a child's events reach its profile, and which of them do.
+func (r *ReliabilityProfileReconciler) childEvents(mgr ctrl.Manager, child client.Object) (handler.TypedEventHandler[client.Object, reconcile.Request], []predicate.Predicate) {
+	gvk := child.GetObjectKind().GroupVersionKind()
+	// Last: it holds the events of writes in flight, which only events that pass the others may be.
+	own := r.notOwnWrite(gvk)
+	if render.LivesOutsideProfileNamespace(gvk) {
+		return handler.EnqueueRequestsFromMapFunc(profileOfLabels), []predicate.Predicate{specOrMetadata, own}
+	}
+	owner := handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &v1alpha1.ReliabilityProfile{}, handler.OnlyControllerOwner())
+	if _, ok := child.(*policyv1.PodDisruptionBudget); ok {
+		// Its status, kept by the disruption controller, is what D-6 is judged on.
+		return owner, []predicate.Predicate{predicate.Or(specOrMetadata, pdbStatusChanged), own}
+	}
+	if _, ok := child.(*corev1.ConfigMap); ok {
+		// A ConfigMap has no generation: an edit of its data changes only its resourceVersion.
+		return owner, []predicate.Predicate{predicate.Or(specOrMetadata, configMapDataChanged), own}
+	}
+	return owner, []predicate.Predicate{specOrMetadata, own}
+}
+
+// ChildKindInstalled starts managing the children of a kind whose API was installed after start-up (the
+// operator's watch of CustomResourceDefinitions calls it): their informer, index and watch, then a
+// reconcile of every profile, which creates them. It does nothing for a kind already managed.
+func (r *ReliabilityProfileReconciler) ChildKindInstalled(ctx context.Context, child client.Object) error {
+	gvk := child.GetObjectKind().GroupVersionKind()
+	if r.Applier.InstalledKinds.Has(gvk) {
+		return nil
+	}
+	if err := r.watchChild(ctx, child); err != nil {
+		return err
+	}
+	r.Applier.InstalledKinds.Add(gvk)
+	log.FromContext(ctx).Info("Managing a child kind whose API was installed", "kind", gvk.Kind, "apiVersion", gvk.GroupVersion().String())
+	profiles, err := r.profileRequests(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		r.installed <- event.GenericEvent{Object: &v1alpha1.ReliabilityProfile{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}}
+	}
+	return nil
 }

@@ -69,6 +69,19 @@ type Applier struct {
 	// foreign object of that name before the operator could create over it.
 	APIReader client.Reader
 
+	// InstalledKinds, when set, are the child kinds the cluster serves (see KindSet); nil: the REST mapper is
+	// asked.
+	InstalledKinds *KindSet
+	// ProfileIndex, when set, is the name of an index of the cache's children by ProfileIndexValue: Prune then
+	// reads a profile's children from it, instead of filtering every child of the kind in the cluster by its
+	// labels, which costs each reconcile more the more profiles there are. Empty: children are found by
+	// their labels (a client without a cache).
+	ProfileIndex string
+
+	// Writes records the operator's own writes of children, for the watch that would otherwise answer each
+	// of them with another reconcile of its profile (see OwnWrites). Safe to leave zero.
+	Writes OwnWrites
+
 	// verified remembers, per child, the resourceVersion and desired hash last found in sync, so that a
 	// reconcile of an unchanged profile whose children nobody touched sends no request at all.
 	verified verifiedCache
@@ -79,7 +92,12 @@ type Applier struct {
 func (a *Applier) Apply(ctx context.Context, owner *v1alpha1.ReliabilityProfile, desired []client.Object) []Result {
 	results := make([]Result, 0, len(desired))
 	for _, obj := range desired {
-		results = append(results, a.applyOne(ctx, owner, obj))
+		res := a.applyOne(ctx, owner, obj)
+		if res.Wrote && a.Writes.Changed(obj.GetObjectKind().GroupVersionKind(), obj.GetNamespace(), obj.GetName()) {
+			// Its watch event was held as the operator's (OwnWrites): the next look finds out what changed.
+			res.Retry, res.Message = true, "Changed by someone else while being applied; retrying."
+		}
+		results = append(results, res)
 	}
 	return results
 }
@@ -100,30 +118,34 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
 	}
 	hash := desired.GetAnnotations()[DesiredHashAnnotation]
-	live, err := a.get(ctx, gvk, client.ObjectKeyFromObject(obj))
+	key := client.ObjectKeyFromObject(desired)
+	live, err := a.cached(ctx, gvk, key)
 	switch {
-	case apierrors.IsNotFound(err):
-		if audit {
+	case apierrors.IsNotFound(err) && audit:
+		// The cache holds only objects labelled as the operator's; Audit mode, which creates nothing, must
+		// still tell a missing child from someone else's object of its name.
+		if live, err = a.live(ctx, gvk, key); apierrors.IsNotFound(err) {
 			res.State, res.Message = v1alpha1.ChildMissing, "Does not exist; Audit mode does not create it."
 			return res
 		}
-		err := Create(ctx, a.Client, desired)
-		if apierrors.IsAlreadyExists(err) {
-			return a.createdMeanwhile(ctx, owner, gvk, client.ObjectKeyFromObject(desired), res)
-		}
-		var handOver *HandOverError
-		if errors.As(err, &handOver) {
-			// The child is the profile's; the next reconcile finishes the hand-over.
-			res.State, res.Wrote, res.Retry, res.Message = v1alpha1.ChildInSync, true, true, err.Error()
+	case apierrors.IsNotFound(err):
+		created := desired.DeepCopy()
+		if err = a.create(ctx, created); err == nil {
+			a.verified.remember(gvk, created.GetNamespace(), created.GetName(), created.GetResourceVersion(), hash)
+			res.State, res.Wrote, res.Message = v1alpha1.ChildInSync, true, "Created."
 			return res
 		}
-		if err != nil {
+		if !apierrors.IsConflict(err) {
 			return res.failedBy(err, err.Error())
 		}
-		a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
-		res.State, res.Wrote, res.Message = v1alpha1.ChildInSync, true, "Created."
-		return res
-	case err != nil:
+		// An object of the child's name exists after all: someone else's, or the profile's own without the
+		// labels the cache selects by. Only now is it read past the cache.
+		if live, err = a.live(ctx, gvk, key); apierrors.IsNotFound(err) {
+			res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Created and deleted by someone else meanwhile; retrying."
+			return res
+		}
+	}
+	if err != nil {
 		return res.failedBy(err, fmt.Sprintf("Reading the live object failed: %v", err))
 	}
 
@@ -131,8 +153,12 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		return res.foreign(live)
 	}
 	if OwnsThroughUpdate(live) {
-		// Created by this profile, but the hand-over of the create's fields did not happen (see Create).
-		if err := HandOverToApply(ctx, a.Client, live); err != nil {
+		// Created by this profile through a plain create (an earlier version of the operator), whose
+		// hand-over of the create's fields did not happen (see Create).
+		done := a.Writes.begin(gvk, live.GetNamespace(), live.GetName())
+		err := HandOverToApply(ctx, a.Client, live)
+		done(err, live.GetResourceVersion())
+		if err != nil {
 			res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, err.Error()
 			return res
 		}
@@ -146,6 +172,19 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 	// replaced in between (deleted, then recreated by someone else), the API server answers 409 instead of
 	// letting the operator take it.
 	desired.SetResourceVersion(live.GetResourceVersion())
+	if live.GetAnnotations()[DesiredHashAnnotation] != hash && !audit {
+		// The profile changed what the child holds: an update, which needs no dry run to find out what
+		// someone else changed. One request.
+		if err := a.write(ctx, desired); apierrors.IsConflict(err) {
+			res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being applied; retrying."
+			return res
+		} else if err != nil {
+			return res.failedBy(err, fmt.Sprintf("Updating it failed: %v", err))
+		}
+		a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
+		res.State, res.Wrote, res.Message = v1alpha1.ChildInSync, true, "Updated."
+		return res
+	}
 	path, differs, err := a.dryRunDifference(ctx, desired, live)
 	if apierrors.IsConflict(err) {
 		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being compared; retrying."
@@ -222,26 +261,6 @@ func (a *Applier) normalize(u *unstructured.Unstructured) (map[string]any, error
 	return runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 }
 
-// createdMeanwhile reports a child that did not exist when it was read and existed when the operator
-// created it. It is read again past the cache and written to by no one here: if it is someone else's, it is
-// a foreign object like any other.
-func (a *Applier) createdMeanwhile(ctx context.Context, owner *v1alpha1.ReliabilityProfile, gvk schema.GroupVersionKind, key client.ObjectKey, res Result) Result {
-	live, err := a.newObject(gvk)
-	if err != nil {
-		return res.failed(v1alpha1.ApplyFailedReason, err.Error())
-	}
-	err = a.APIReader.Get(ctx, key, live)
-	switch {
-	case apierrors.IsNotFound(err) || err == nil && IsControlledBy(live, owner):
-		// Deleted again, or the profile's own (a create whose answer was lost): look again soon.
-		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Created by someone else meanwhile; retrying."
-		return res
-	case err != nil:
-		return res.failedBy(err, fmt.Sprintf("Reading the live object failed: %v", err))
-	}
-	return res.foreign(live)
-}
-
 // foreign reports an object of the child's name that the profile does not own.
 func (r Result) foreign(live client.Object) Result {
 	r.State, r.Reason = v1alpha1.ChildConflict, v1alpha1.ForeignObjectReason
@@ -283,6 +302,12 @@ func Transient(err error) bool {
 // kindInstalled tells whether the API server serves the kind. A cluster without prometheus-operator has no
 // ServiceMonitor CRD; that child fails with a clear reason while the others are still applied.
 func (a *Applier) kindInstalled(gvk schema.GroupVersionKind) (string, error) {
+	if a.InstalledKinds != nil {
+		if a.InstalledKinds.Has(gvk) {
+			return "", nil
+		}
+		return v1alpha1.KindNotInstalledReason, fmt.Errorf("The %s API (%s) is not installed in the cluster.", gvk.Kind, gvk.GroupVersion())
+	}
 	_, err := a.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		return v1alpha1.KindNotInstalledReason, fmt.Errorf("The %s API (%s) is not installed in the cluster.", gvk.Kind, gvk.GroupVersion())
@@ -293,21 +318,22 @@ func (a *Applier) kindInstalled(gvk schema.GroupVersionKind) (string, error) {
 	return "", nil
 }
 
-// get reads the live child from the cache, and from the API server when the cache has none: the cache only
-// holds objects labelled as the operator's, and an object of the same name made by someone else must be
-// found before the operator applies over it.
-func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (client.Object, error) {
+// cached reads the child from the cache, which holds only objects labelled as the operator's.
+func (a *Applier) cached(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (client.Object, error) {
+	return a.read(ctx, a.Client, gvk, key)
+}
+
+// live reads the child past the cache: an object of its name that is not labelled as the operator's.
+func (a *Applier) live(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (client.Object, error) {
+	return a.read(ctx, a.APIReader, gvk, key)
+}
+
+func (a *Applier) read(ctx context.Context, r client.Reader, gvk schema.GroupVersionKind, key client.ObjectKey) (client.Object, error) {
 	live, err := a.newObject(gvk)
 	if err != nil {
 		return nil, err
 	}
-	err = a.Client.Get(ctx, key, live)
-	if apierrors.IsNotFound(err) {
-		if live, err = a.newObject(gvk); err != nil {
-			return nil, err
-		}
-		err = a.APIReader.Get(ctx, key, live)
-	}
+	err = r.Get(ctx, key, live)
 	// Typed objects from the API reader come without apiVersion and kind; set them so that both readers
 	// give the same object.
 	live.GetObjectKind().SetGroupVersionKind(gvk)
@@ -333,8 +359,24 @@ func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) 
 	return obj, nil
 }
 
+// write applies desired; a real write (not a dry run) is recorded in the applier's own writes, so that the
+// watch event it causes is known as the operator's.
 func (a *Applier) write(ctx context.Context, desired *unstructured.Unstructured, opts ...client.ApplyOption) error {
-	return ServerSideApply(ctx, a.Client, desired, opts...)
+	if slices.ContainsFunc(opts, func(o client.ApplyOption) bool { return o == client.DryRunAll }) {
+		return ServerSideApply(ctx, a.Client, desired, opts...)
+	}
+	done := a.Writes.begin(desired.GroupVersionKind(), desired.GetNamespace(), desired.GetName())
+	err := ServerSideApply(ctx, a.Client, desired, opts...)
+	done(err, desired.GetResourceVersion())
+	return err
+}
+
+// create makes a child the cache does not have, in one request (see CreateByApply).
+func (a *Applier) create(ctx context.Context, desired *unstructured.Unstructured) error {
+	done := a.Writes.begin(desired.GroupVersionKind(), desired.GetNamespace(), desired.GetName())
+	err := CreateByApply(ctx, a.Client, desired)
+	done(err, desired.GetResourceVersion())
+	return err
 }
 
 // ServerSideApply applies an object as the operator's one field manager, taking over fields another manager

@@ -5,11 +5,29 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
+
+// absentResourceVersion is the precondition of CreateByApply: a resourceVersion that no object of a child's
+// name can have. etcd's revision 1 is the cluster's very first write, made before any namespace a child could
+// live in existed.
+const absentResourceVersion = "1"
+
+// CreateByApply makes an object that the cache does not have, with one server-side apply that carries a
+// resourceVersion precondition no existing object can meet (absentResourceVersion). The API server creates a
+// missing object on an apply, the precondition then having nothing to compare with, and refuses an apply to
+// an object that exists with a 409 Conflict: an object of that name that someone else made is never taken,
+// and none is read before the create. The fields belong to the Apply entry of the operator's field manager
+// from the start, so later applies remove what they leave out. TestCreateByApply pins this behaviour of the
+// API server. obj is updated with the server's answer.
+func CreateByApply(ctx context.Context, c client.Client, obj *unstructured.Unstructured) error {
+	obj.SetResourceVersion(absentResourceVersion)
+	return ServerSideApply(ctx, c, obj)
+}
 
 // Create makes an object that the operator has just found missing. It is a plain create, which the API server
 // refuses with AlreadyExists when anyone created an object of that name after the operator read: a server-side

@@ -12,6 +12,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -56,20 +57,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// createsAfterNotFound is the applier's reader past the cache, with someone else creating an object right
-// after the reader answered that it does not exist: the narrowest window there is between the operator's
-// read and its write.
+// createsAfterNotFound is the applier's cache, with someone else creating an object right after the cache
+// answered that it has none of that name: the narrowest window there is between the operator's read and its
+// create.
 type createsAfterNotFound struct {
-	client.Reader
+	client.Client
 	once    sync.Once
 	foreign client.Object
 }
 
-func (r *createsAfterNotFound) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	err := r.Reader.Get(ctx, key, obj, opts...)
+func (c *createsAfterNotFound) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	err := c.Client.Get(ctx, key, obj, opts...)
 	if apierrors.IsNotFound(err) {
-		r.once.Do(func() {
-			if cerr := k8s.Create(ctx, r.foreign, client.FieldOwner("hand-written")); cerr != nil {
+		c.once.Do(func() {
+			if cerr := k8s.Create(ctx, c.foreign, client.FieldOwner("hand-written")); cerr != nil {
 				err = fmt.Errorf("creating the foreign object: %w", cerr)
 			}
 		})
@@ -136,7 +137,7 @@ func TestAnObjectCreatedBetweenTheReadAndTheCreateIsNotTaken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rp := newProfile(t, newNamespace(t))
 			child, foreign := tc.child(rp), tc.foreign(rp)
-			a := &Applier{Client: k8s, APIReader: &createsAfterNotFound{Reader: k8s, foreign: foreign}}
+			a := &Applier{Client: &createsAfterNotFound{Client: k8s, foreign: foreign}, APIReader: k8s}
 
 			res := a.Apply(ctx, rp, []client.Object{child})[0]
 			if res.State != v1alpha1.ChildConflict || res.Reason != v1alpha1.ForeignObjectReason || res.Wrote || res.Retry {
@@ -223,5 +224,42 @@ func TestAChildTheApplierCreatedLosesTheFieldsALaterApplyLeavesOut(t *testing.T)
 				t.Errorf("spec = minAvailable %v, maxUnavailable %v; want only maxUnavailable 2", live.Spec.MinAvailable, live.Spec.MaxUnavailable)
 			}
 		})
+	}
+}
+
+// CreateByApply rests on how the API server answers a server-side apply with a resourceVersion: it creates
+// the object when there is none, and refuses to touch one that exists.
+func TestCreateByApply(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	missing := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "missing", "namespace": ns}, "data": map[string]any{"k": "v"}}}
+	if err := CreateByApply(ctx, k8s, missing); err != nil {
+		t.Fatalf("creating a missing object: %v", err)
+	}
+	created := &corev1.ConfigMap{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(missing), created); err != nil {
+		t.Fatal(err)
+	}
+	if created.Data["k"] != "v" || len(created.ManagedFields) != 1 || created.ManagedFields[0].Manager != FieldOwner ||
+		created.ManagedFields[0].Operation != metav1.ManagedFieldsOperationApply {
+		t.Errorf("created %v with managed fields %+v, want data k=v owned by %s/Apply alone", created.Data, created.ManagedFields, FieldOwner)
+	}
+
+	existing := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "existing", Namespace: ns}, Data: map[string]string{"k": "theirs"}}
+	if err := k8s.Create(ctx, existing, client.FieldOwner("hand-written")); err != nil {
+		t.Fatal(err)
+	}
+	again := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "existing", "namespace": ns}, "data": map[string]any{"k": "v"}}}
+	if err := CreateByApply(ctx, k8s, again); !apierrors.IsConflict(err) {
+		t.Fatalf("creating over an existing object: %v, want a Conflict", err)
+	}
+	live := &corev1.ConfigMap{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(existing), live); err != nil {
+		t.Fatal(err)
+	}
+	if live.ResourceVersion != existing.ResourceVersion || live.Data["k"] != "theirs" {
+		t.Errorf("the existing object was written: resourceVersion %s → %s, data %v", existing.ResourceVersion, live.ResourceVersion, live.Data)
 	}
 }

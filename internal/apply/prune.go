@@ -53,8 +53,12 @@ func (a *Applier) deleteChildren(ctx context.Context, owner *v1alpha1.Reliabilit
 			return deleted, err
 		}
 		// In every namespace: a child may live outside the profile's (a Velero Schedule).
-		if err := a.Client.List(ctx, list, client.MatchingLabels{render.ProfileLabel: owner.Name,
-			render.ProfileNamespaceLabel: owner.Namespace, render.ManagedByLabel: render.ManagedByValue}); err != nil {
+		var selector client.ListOption = client.MatchingLabels{render.ProfileLabel: owner.Name,
+			render.ProfileNamespaceLabel: owner.Namespace, render.ManagedByLabel: render.ManagedByValue}
+		if a.ProfileIndex != "" {
+			selector = client.MatchingFields{a.ProfileIndex: owner.Namespace + "/" + owner.Name}
+		}
+		if err := a.Client.List(ctx, list, selector, client.UnsafeDisableDeepCopy); err != nil {
 			return deleted, fmt.Errorf("listing %s children: %w", gvk.Kind, err)
 		}
 		items, err := meta.ExtractList(list)
@@ -72,10 +76,21 @@ func (a *Applier) deleteChildren(ctx context.Context, owner *v1alpha1.Reliabilit
 				return deleted, fmt.Errorf("deleting %s %s: %w", gvk.Kind, item.GetName(), err)
 			}
 			a.verified.forget(gvk, item.GetNamespace(), item.GetName())
+			a.Writes.forget(gvk, item.GetNamespace(), item.GetName())
 			deleted = append(deleted, gvk.Kind+"/"+item.GetName())
 		}
 	}
 	return deleted, nil
+}
+
+// ProfileIndexValue indexes a child by the profile its labels name ("namespace/name"), for
+// Applier.ProfileIndex. Objects that are not the operator's are not indexed.
+func ProfileIndexValue(obj client.Object) []string {
+	l := obj.GetLabels()
+	if l[render.ManagedByLabel] != render.ManagedByValue || l[render.ProfileLabel] == "" || l[render.ProfileNamespaceLabel] == "" {
+		return nil
+	}
+	return []string{l[render.ProfileNamespaceLabel] + "/" + l[render.ProfileLabel]}
 }
 
 // newList is an empty list of the kind, typed or unstructured like newObject.

@@ -13,6 +13,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -83,7 +84,7 @@ const DefaultMaxConcurrentReconciles = 4
 // NewScheme knows every kind the operator reads or writes.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, monitoringv1.AddToScheme, grafanav1beta1.AddToScheme, velerov1.AddToScheme, gatewayv1.Install} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, monitoringv1.AddToScheme, grafanav1beta1.AddToScheme, velerov1.AddToScheme, gatewayv1.Install} {
 		if err := add(s); err != nil {
 			return nil, err
 		}
@@ -116,6 +117,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		byObject[obj] = byObj
 	}
 	byObject[&v1alpha1.ReliabilityProfile{}] = cache.ByObject{Transform: profileWithoutManagedFields}
+	byObject[&apiextensionsv1.CustomResourceDefinition{}] = cache.ByObject{Transform: crdIdentity}
 	var webhookServer webhook.Server
 	if o.SpotPlacement {
 		// Pods: only what placement reads, and only live ones; nodes: only their labels.
@@ -210,6 +212,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if err := r.SetupWithManager(mgr, served.Children); err != nil {
 		return nil, fmt.Errorf("setting up the ReliabilityProfile controller: %w", err)
+	}
+	if err := setUpChildKindWatch(mgr, r); err != nil {
+		return nil, fmt.Errorf("setting up the watch of child kinds installed later: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

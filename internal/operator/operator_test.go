@@ -3,6 +3,7 @@ package operator_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
@@ -31,7 +33,9 @@ import (
 // TestTheOperatorWorksInAClusterWithoutPrometheusOperator installs only the operator's own CRD: many clusters
 // adopt the operator before prometheus-operator. The operator must start, apply the children whose kinds
 // exist, and report the ServiceMonitor and PrometheusRule as not installed instead of crash-looping. Without
-// the Gateway API, S-2 judges the Services and Ingresses and says that it read no route.
+// the Gateway API, S-2 judges the Services and Ingresses and says that it read no route. Reconciles meanwhile
+// do not ask discovery again whether the kinds came. Once prometheus-operator's CRDs are installed, the
+// operator creates the profile's ServiceMonitor and PrometheusRule without a restart.
 func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	env, cfg, err := testenv.StartWithCRDs(testenv.OwnCRDDir())
 	if err != nil {
@@ -39,7 +43,10 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Stop() }) // after the operator stops: cleanups run last-in first-out
 
-	ctx, c := startOperator(t, cfg, operator.Options{})
+	requests := &requestLog{}
+	opCfg := rest.CopyConfig(cfg)
+	opCfg.Wrap(requests.wrap)
+	ctx, c := startOperator(t, opCfg, operator.Options{})
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatal(err)
@@ -84,6 +91,50 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 			t.Errorf("%T was not applied: %v", child, err)
 		}
 	}
+
+	// A reconcile of the profile, whose ServiceMonitor and PrometheusRule still have no API.
+	requests.quiet(t, time.Second)
+	from, reconciles := requests.len(), testenv.ReconcileCount(t)
+	rp.Labels = map[string]string{"team": "payments"}
+	if err := c.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "a reconcile after the label change", func() error {
+		if testenv.ReconcileCount(t) <= reconciles {
+			return fmt.Errorf("no reconcile yet")
+		}
+		return nil
+	})
+	requests.quiet(t, time.Second)
+	for _, r := range requests.since(from) {
+		path, _, _ := strings.Cut(strings.TrimPrefix(r, "GET "), "?")
+		if parts := strings.Split(strings.Trim(path, "/"), "/"); parts[0] == "api" && len(parts) <= 2 || parts[0] == "apis" && len(parts) <= 3 {
+			t.Errorf("a reconcile asked discovery: %s", r)
+		}
+	}
+
+	promDir, err := testenv.ModuleDir(testenv.PrometheusOperatorModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{filepath.Join(promDir, "example", "prometheus-operator-crd")}}); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, "the ServiceMonitor and PrometheusRule are applied once their CRDs are installed", func() error {
+		live := &v1alpha1.ReliabilityProfile{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
+			return err
+		}
+		if ready := meta.FindStatusCondition(live.Status.Conditions, v1alpha1.ReadyCondition); ready == nil || ready.Status != metav1.ConditionTrue {
+			return fmt.Errorf("Ready = %+v; resources %+v", ready, live.Status.Resources)
+		}
+		for _, child := range []client.Object{&monitoringv1.ServiceMonitor{}, &monitoringv1.PrometheusRule{}} {
+			if err := c.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "checkout"}, child); err != nil {
+				return fmt.Errorf("%T: %w", child, err)
+			}
+		}
+		return nil
+	})
 }
 
 func checkKindNotInstalled(ctx context.Context, c client.Client) error {

@@ -3,6 +3,9 @@ package operator_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/operator"
@@ -73,7 +78,7 @@ func TestAReconcileOfAnUnchangedProfileWithAFlowSendsNoRequest(t *testing.T) {
 		return nil
 	})
 	// The log does see the operator's Flow requests: the Flow was created through it.
-	if !requests.any(func(r string) bool { return strings.HasPrefix(r, "POST ") && strings.Contains(r, "/flows") }) {
+	if !requests.any(func(r string) bool { return strings.HasPrefix(r, "PATCH ") && strings.Contains(r, "/flows/") }) {
 		t.Fatalf("no request creating the Flow was counted; the operator's requests were %v", requests.since(0))
 	}
 	requests.quiet(t, 2*time.Second)
@@ -144,4 +149,116 @@ func (l *requestLog) quiet(t *testing.T, d time.Duration) {
 		}
 		return nil
 	})
+}
+
+// TestAProfileChangeCostsOneRequestPerChangedChild counts what the operator sends for config/samples'
+// checkout profile (issue 13): its creation costs one request per child (a create that reads nothing first)
+// and one status write, and a change of its objective one apply of the PrometheusRule and one status
+// write. Neither asks discovery, and the events of the operator's own writes of the children reconcile the
+// profile no second time.
+func TestAProfileChangeCostsOneRequestPerChangedChild(t *testing.T) {
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	requests := &requestLog{}
+	opCfg := rest.CopyConfig(cfg)
+	opCfg.Wrap(requests.wrap)
+	ctx, _ := startOperator(t, opCfg, operator.Options{})
+	c, err := client.New(cfg, client.Options{Scheme: mustScheme(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	requests.quiet(t, 2*time.Second)
+	manifest, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "reliability_v1alpha1_reliabilityprofile.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &v1alpha1.ReliabilityProfile{}
+	if err := yaml.UnmarshalStrict(manifest, rp); err != nil {
+		t.Fatal(err)
+	}
+	rp.Namespace = "shop"
+
+	// readyAt waits until the profile's status is that of its generation, and returns its children.
+	readyAt := func() []v1alpha1.ChildStatus {
+		live := &v1alpha1.ReliabilityProfile{}
+		pollUntil(t, "the profile is Ready", func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
+				return err
+			}
+			if r := meta.FindStatusCondition(live.Status.Conditions, v1alpha1.ReadyCondition); r == nil || r.Status != metav1.ConditionTrue || r.ObservedGeneration != live.Generation {
+				return fmt.Errorf("Ready = %+v at generation %d", r, live.Generation)
+			}
+			return nil
+		})
+		requests.quiet(t, 2*time.Second)
+		return live.Status.Resources
+	}
+	// check compares the requests sent since from, without the watches' and the Events', with want ("PATCH prometheusrules").
+	check := func(what string, from int, want []string) {
+		t.Helper()
+		var got []string
+		for _, r := range requests.since(from) {
+			method, uri, _ := strings.Cut(r, " ")
+			path, query, _ := strings.Cut(uri, "?")
+			if method == http.MethodGet && strings.Contains(query, "watch=true") || strings.Contains(path, "/events") {
+				continue // a watch the informers renew on their own; the Events of the verdicts, sent apart
+			}
+			parts := strings.Split(strings.Trim(path, "/"), "/")
+			resource := parts[len(parts)-2] // .../<resource>/<name>
+			if parts[len(parts)-1] == "status" {
+				resource = parts[len(parts)-3] + "/status"
+			}
+			got = append(got, method+" "+resource)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s sent %v, want %v; all requests:\n%s", what, got, want, strings.Join(requests.since(from), "\n"))
+		}
+	}
+
+	from, reconciles := requests.len(), testenv.ReconcileCount(t)
+	if err := c.Create(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	children := readyAt()
+	want := []string{"PATCH reliabilityprofiles/status"}
+	for _, ch := range children {
+		gv, err := schema.ParseGroupVersion(ch.APIVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mapping, err := c.RESTMapper().RESTMapping(gv.WithKind(ch.Kind).GroupKind(), gv.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "PATCH "+mapping.Resource.Resource)
+	}
+	if len(children) < 4 {
+		t.Fatalf("the sample has %d children, want at least 4: %+v", len(children), children)
+	}
+	check("creating the profile", from, want)
+	if n := testenv.ReconcileCount(t) - reconciles; n != 1 {
+		t.Errorf("creating the profile took %v reconciles, want 1", n)
+	}
+
+	from, reconciles = requests.len(), testenv.ReconcileCount(t)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(rp), rp); err != nil {
+		t.Fatal(err)
+	}
+	rp.Spec.SLOs[0].Objective = "99.95"
+	if err := c.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	readyAt()
+	check("changing the objective", from, []string{"PATCH prometheusrules", "PATCH reliabilityprofiles/status"})
+	if n := testenv.ReconcileCount(t) - reconciles; n != 1 {
+		t.Errorf("changing the objective took %v reconciles, want 1", n)
+	}
 }
