@@ -155,9 +155,14 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 	if OwnsThroughUpdate(live) {
 		// Created by this profile through a plain create (an earlier version of the operator), whose
 		// hand-over of the create's fields did not happen (see Create).
-		done := a.Writes.begin(gvk, live.GetNamespace(), live.GetName())
-		err := HandOverToApply(ctx, a.Client, live)
-		done(err, live.GetResourceVersion())
+		// The hand-over rewrites every manager's field sets, which the cache does not keep: read them.
+		full, err := a.live(ctx, gvk, key)
+		if err == nil {
+			done := a.Writes.begin(gvk, full.GetNamespace(), full.GetName())
+			err = HandOverToApply(ctx, a.Client, full)
+			done(err, full.GetResourceVersion())
+			live = full
+		}
 		if err != nil {
 			res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, err.Error()
 			return res

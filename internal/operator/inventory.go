@@ -40,6 +40,23 @@ func profileWithoutManagedFields(obj any) (any, error) {
 	return obj, nil
 }
 
+// childWithoutFieldSets is how the cache keeps the operator's children: their managedFields keep who wrote
+// them, how and when (what drift reports name), without the sets of fields each manager owns, which are
+// about as large as the spec. The one reader of those sets, the hand-over of a child created by an earlier
+// version of the operator, reads the child past the cache.
+func childWithoutFieldSets(obj any) (any, error) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return obj, nil
+	}
+	entries := o.GetManagedFields()
+	for i := range entries {
+		entries[i].FieldsV1 = nil
+	}
+	o.SetManagedFields(entries)
+	return obj, nil
+}
+
 func inventoryMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
 		Generation: m.Generation, DeletionTimestamp: m.DeletionTimestamp}

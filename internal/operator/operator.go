@@ -111,7 +111,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	// reference, the log retention controller by name, reading past the cache to find a foreign one.
 	byObject := map[client.Object]cache.ByObject{}
 	for _, child := range served.Children {
-		byObject[child] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue})}
+		byObject[child] = cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.ManagedByLabel: render.ManagedByValue}),
+			Transform: childWithoutFieldSets}
 	}
 	for obj, byObj := range inventoryCache(served.GatewayRoutes) {
 		byObject[obj] = byObj

@@ -72,20 +72,24 @@ func TestO7AndO8AskPrometheusWhetherTheServiceIsScraped(t *testing.T) {
 	waitFor("a target down", "search", v1alpha1.RuleO7, v1alpha1.ComplianceFail, "1 of 2 scrape targets of the service are down")
 	waitFor("version metric absent", "search", v1alpha1.RuleO8, v1alpha1.ComplianceUnknown, "no series of it yet")
 
-	events := &eventsv1.EventList{}
-	if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	var notes []string
-	for _, e := range events.Items {
-		notes = append(notes, e.Note)
-	}
 	// The Event is of the change to Fail; Prometheus may have scraped only the refusing target by then ("1 of
 	// 1"), the answering one a moment later, which keeps the result and so sends no second Event. The verdict
-	// above says 1 of 2.
-	if !regexp.MustCompile(`→ Fail: 1 of [12] scrape targets of the service are down`).MatchString(strings.Join(notes, "\n")) {
-		t.Errorf("no Event of search's O-7 turning Fail among %q", notes)
-	}
+	// above says 1 of 2. Events are sent apart from the status, so it may come a moment after the verdict.
+	turnedFail := regexp.MustCompile(`→ Fail: 1 of [12] scrape targets of the service are down`)
+	pollUntil(t, "the Event of search's O-7 turning Fail", func() error {
+		events := &eventsv1.EventList{}
+		if err := c.List(ctx, events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		var notes []string
+		for _, e := range events.Items {
+			notes = append(notes, e.Note)
+		}
+		if !turnedFail.MatchString(strings.Join(notes, "\n")) {
+			return fmt.Errorf("no Event of search's O-7 turning Fail among %q", notes)
+		}
+		return nil
+	})
 	if got := ruleResults(t, ns, "search", v1alpha1.RuleO7); got != "Fail" {
 		t.Errorf("reliability_operator_rule_result of search's O-7: %s, want only Fail", got)
 	}
