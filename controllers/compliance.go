@@ -90,7 +90,8 @@ func (r *ReliabilityProfileReconciler) gatherCluster(ctx context.Context, rp *v1
 	statefulSets := &appsv1.StatefulSetList{}
 	daemonSets := &appsv1.DaemonSetList{}
 	for _, list := range []client.ObjectList{services, ingresses, deployments, statefulSets, daemonSets} {
-		if err := r.Client.List(ctx, list, in); err != nil {
+		// Read only: the cache's own objects, not copies of every object of the namespace.
+		if err := r.Client.List(ctx, list, in, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
 	}
@@ -146,7 +147,7 @@ func (r *ReliabilityProfileReconciler) routesInto(ctx context.Context, kind clie
 	if !ok {
 		return nil, fmt.Errorf("%T is not a list", obj)
 	}
-	if err := r.Client.List(ctx, list, client.MatchingFields{RouteServiceNamespaceIndex: namespace}); err != nil {
+	if err := r.Client.List(ctx, list, client.MatchingFields{RouteServiceNamespaceIndex: namespace}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var out []compliance.Route
@@ -184,7 +185,7 @@ func (r *ReliabilityProfileReconciler) profilesIn(ctx context.Context, namespace
 // profileRequests lists from the cache the profiles the options select, as requests.
 func (r *ReliabilityProfileReconciler) profileRequests(ctx context.Context, opts ...client.ListOption) ([]reconcile.Request, error) {
 	list := &v1alpha1.ReliabilityProfileList{}
-	if err := r.Client.List(ctx, list, opts...); err != nil {
+	if err := r.Client.List(ctx, list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
 		return nil, err
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
