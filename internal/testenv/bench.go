@@ -49,9 +49,9 @@ type OperatorProcess struct {
 }
 
 // StartOperator runs the binary as the envtest user, as `make run` does (no leader election, no webhook),
-// with its metrics and probes on free loopback ports, and waits until it is ready. extraEnv is added to its
-// environment (GOMEMLIMIT). Stop it with Stop.
-func StartOperator(env *envtest.Environment, binary, dir, user string, extraEnv ...string) (*OperatorProcess, error) {
+// with its metrics and probes on free loopback ports, and waits until it is ready. args are added to its
+// flags (--kube-api-qps), extraEnv to its environment (GOMEMLIMIT). Stop it with Stop.
+func StartOperator(env *envtest.Environment, binary, dir, user string, args, extraEnv []string) (*OperatorProcess, error) {
 	// A user of its own, so that the API server's audit log tells its requests from the harness's.
 	u, err := env.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, nil)
 	if err != nil {
@@ -73,8 +73,9 @@ func StartOperator(env *envtest.Environment, binary, dir, user string, extraEnv 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "--metrics-bind-address="+metrics, "--health-probe-bind-address="+probes,
-		"--leader-elect=false", "--validating-webhook=false")
+	flags := append([]string{"--metrics-bind-address=" + metrics, "--health-probe-bind-address=" + probes,
+		"--leader-elect=false", "--validating-webhook=false"}, args...)
+	cmd := exec.Command(binary, flags...)
 	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+kubeconfigPath), extraEnv...)
 	logPath := filepath.Join(dir, "operator.log")
 	logFile, err := os.Create(logPath)
@@ -151,6 +152,32 @@ func (p *OperatorProcess) Metric(name string, match ...string) (float64, error) 
 		}
 	}
 	return sum, nil
+}
+
+// WaitSettled waits until the operator has nothing left to do: its work queues are empty and no reconcile
+// ended for quiet. A profile's status is written before the reconciles that its own write and its children's
+// events ask for have run, so converged (every status current) is not yet idle. It returns when it settled.
+func (p *OperatorProcess) WaitSettled(quiet, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	reconciles, since := -1.0, time.Now()
+	for ; ; time.Sleep(time.Second) {
+		now, err := p.Metric("controller_runtime_reconcile_total")
+		if err != nil {
+			return time.Time{}, err
+		}
+		depth, err := p.Metric("workqueue_depth")
+		if err != nil {
+			return time.Time{}, err
+		}
+		if now != reconciles || depth != 0 {
+			reconciles, since = now, time.Now()
+		} else if time.Since(since) >= quiet {
+			return since, nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("still reconciling after %s (%v reconciles, queue depth %v); the operator's log: %s", timeout, now, depth, p.Log)
+		}
+	}
 }
 
 // HasLabels tells whether the sample has each label of the name, value pairs.
