@@ -40,9 +40,14 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // requestKind is the verb and resource of a request to the API server, named as the API server's audit log
 // names them (so that the two counts can be compared), except that an apply is told from other patches.
+// A request of no resource is named by its method ("get discovery").
 func requestKind(req *http.Request) (verb, resource string) {
 	resource, named := pathResource(req.URL.Path)
 	q := req.URL.Query()
+	if resource == "discovery" || resource == "other" {
+		// As the audit log names a request of no resource: by its method.
+		return strings.ToLower(req.Method), resource
+	}
 	switch req.Method {
 	case http.MethodGet:
 		verb = "list"

@@ -25,12 +25,12 @@ func TestRequestKind(t *testing.T) {
 		{"a cluster-scoped get", "GET", "/api/v1/nodes/node-1", "", "get", "nodes"},
 		{"a namespace is a cluster-scoped object", "GET", "/api/v1/namespaces/team-1", "", "get", "namespaces"},
 		{"a namespace's status is its subresource, not a resource in it", "PUT", "/api/v1/namespaces/team-1/status", "application/json", "update", "namespaces/status"},
-		{"the core group's discovery", "GET", "/api", "", "list", "discovery"},
-		{"a group version's discovery", "GET", "/apis/monitoring.coreos.com/v1", "", "list", "discovery"},
-		{"the aggregated discovery", "GET", "/apis", "", "list", "discovery"},
-		{"the server's version", "GET", "/version", "", "list", "discovery"},
-		{"the OpenAPI document", "GET", "/openapi/v3/apis/apps/v1", "", "list", "discovery"},
-		{"a path outside the API", "GET", "/healthz", "", "list", "other"},
+		{"the core group's discovery", "GET", "/api", "", "get", "discovery"},
+		{"a group version's discovery", "GET", "/apis/monitoring.coreos.com/v1", "", "get", "discovery"},
+		{"the aggregated discovery", "GET", "/apis", "", "get", "discovery"},
+		{"the server's version", "GET", "/version", "", "get", "discovery"},
+		{"the OpenAPI document", "GET", "/openapi/v3/apis/apps/v1", "", "get", "discovery"},
+		{"a path outside the API", "GET", "/healthz", "", "get", "other"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			u, err := url.Parse("https://127.0.0.1:6443" + c.uri)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ rules:
 type AuditedRequest struct {
 	Verb       string // the API server's: get, list, watch, create, update, patch, delete, deletecollection
 	RequestURI string
+	DryRun     bool // asked not to store (dryRun=All): the audit log's verb says only patch or create
 	// Resource is the objectRef's resource, with "/" and its subresource if any ("reliabilityprofiles/status"),
 	// or "discovery" for /api, /apis, /openapi and /version, which have none.
 	Resource string
@@ -70,6 +72,9 @@ func AuditedRequests(path, user string, from, to time.Time) ([]AuditedRequest, e
 		}
 		seen[event.AuditID] = true
 		r := AuditedRequest{Verb: event.Verb, RequestURI: event.RequestURI, Received: received, Resource: "other"}
+		if u, err := url.Parse(event.RequestURI); err == nil {
+			r.DryRun = u.Query().Has("dryRun")
+		}
 		switch {
 		case event.ObjectRef != nil:
 			r.Resource = event.ObjectRef.Resource

@@ -221,7 +221,7 @@ func (p *OperatorProcess) ProcStatus(field string) (float64, error) {
 }
 
 // Concurrently calls do on every item, at most workers at a time, as a client of many objects (a GitOps
-// sync, a controller's batch) would, and returns the errors joined.
+// sync, a controller's batch) would, and returns the first errors joined.
 func Concurrently[T any](items []T, workers int, do func(T) error) error {
 	errs := make([]error, len(items))
 	next := make(chan int)
@@ -238,7 +238,17 @@ func Concurrently[T any](items []T, workers int, do func(T) error) error {
 	}
 	close(next)
 	wg.Wait()
-	return errors.Join(errs...)
+	// The first few: a systematic error would otherwise be repeated for every item.
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) > 3 {
+		failed = append(failed[:3], fmt.Errorf("and %d more errors", len(failed)-3))
+	}
+	return errors.Join(failed...)
 }
 
 func httpGet(url string) (string, error) {
