@@ -13,6 +13,7 @@ import (
 	"image/color"
 	"os"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -118,8 +119,10 @@ func drawResults(in, out string) error {
 	}
 	sort.Slice(ticks, func(i, j int) bool { return ticks[i].Value < ticks[j].Value })
 	for _, p := range []*plot.Plot{converge, memory} {
-		// Bottom right: below the lines that rise to the right.
-		p.Legend.Top, p.Legend.Left, p.Legend.YOffs = false, false, vg.Inch/4
+		// Top left, in headroom above every line, where nothing is drawn.
+		p.Legend.Top, p.Legend.Left, p.Legend.XOffs = true, true, vg.Inch/8
+		p.Y.Max *= 1.4
+		p.Y.Tick.Marker = plainTicks{}
 		p.X.Min = 0
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 		p.Add(plotter.NewGrid())
@@ -179,4 +182,17 @@ func addTarget(p *plot.Plot, name string, xys plotter.XYs, c color.Color) error 
 	}
 	p.Legend.Add(name, points)
 	return nil
+}
+
+// plainTicks are the default ticks labelled 250, not 250.00.
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', -1, 64)
+		}
+	}
+	return ticks
 }
