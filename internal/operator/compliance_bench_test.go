@@ -1,19 +1,10 @@
 package operator_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,10 +57,13 @@ func BenchmarkComplianceMemory(b *testing.B) {
 	const profiles, namespaces, pods = 1000, 10, 20000
 	ctrl.SetLogger(logr.Discard()) // envtest's own messages
 	dir := b.TempDir()
-	binary := buildOperator(b, dir)
+	binary, err := testenv.BuildOperator(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
 	auditLog := filepath.Join(dir, "audit.log")
 	policy := filepath.Join(dir, "audit-policy.yaml")
-	if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+	if err := os.WriteFile(policy, []byte(testenv.AuditPolicy(benchOperatorUser)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	env, cfg, err := testenv.StartWithAPIServerFlags(map[string]string{"audit-policy-file": policy, "audit-log-path": auditLog,
@@ -128,7 +122,7 @@ func BenchmarkComplianceMemory(b *testing.B) {
 	for ; ; time.Sleep(2 * time.Second) {
 		if time.Since(scraped) > 15*time.Second { // as often as Prometheus would scrape it, not more
 			scraped = time.Now()
-			peakHeap = max(peakHeap, op.metric(b, "go_memstats_heap_inuse_bytes"))
+			peakHeap = max(peakHeap, metric(b, op, "go_memstats_heap_inuse_bytes"))
 		}
 		list := &v1alpha1.ReliabilityProfileList{}
 		if err := admin.List(ctx, list); err != nil {
@@ -144,38 +138,30 @@ func BenchmarkComplianceMemory(b *testing.B) {
 			break
 		}
 		if time.Since(start) > 20*time.Minute {
-			b.Fatalf("%d of %d profiles judged after 20 minutes; the operator's log: %s", judged, profiles, op.log)
+			b.Fatalf("%d of %d profiles judged after 20 minutes; the operator's log: %s", judged, profiles, op.Log)
 		}
 	}
 	converged := time.Since(start)
-	convergeRequests, convergeAudited := op.metric(b, "rest_client_requests_total"), auditedRequests(b, auditLog, op.started, time.Now())
+	convergeRequests, convergeAudited := metric(b, op, "rest_client_requests_total"), auditedRequests(b, auditLog, op.Started, time.Now())
 	// Judged is not done: the queue still holds the reconciles that the last status writes and children's
 	// events asked for. Idle starts once it is empty and no reconcile ran for 10 seconds.
-	for reconciles, since := op.metric(b, "controller_runtime_reconcile_total"), time.Now(); ; time.Sleep(2 * time.Second) {
-		now := op.metric(b, "controller_runtime_reconcile_total")
-		if now != reconciles || op.metric(b, "workqueue_depth") != 0 {
-			reconciles, since = now, time.Now()
-		} else if time.Since(since) >= 10*time.Second {
-			break
-		}
-		if time.Since(start) > 30*time.Minute {
-			b.Fatalf("still reconciling 30 minutes after the first profile; the operator's log: %s", op.log)
-		}
+	if _, err := op.WaitSettled(10*time.Second, 30*time.Minute-time.Since(start)); err != nil {
+		b.Fatal(err)
 	}
 	settled := time.Since(start)
-	cpu, gcs := op.metric(b, "process_cpu_seconds_total"), op.metric(b, "go_gc_duration_seconds_count")
-	requestsBefore, reconcilesBefore, idleFrom := op.metric(b, "rest_client_requests_total"), op.metric(b, "controller_runtime_reconcile_total"), time.Now()
+	cpu, gcs := metric(b, op, "process_cpu_seconds_total"), metric(b, op, "go_gc_duration_seconds_count")
+	requestsBefore, reconcilesBefore, idleFrom := metric(b, op, "rest_client_requests_total"), metric(b, op, "controller_runtime_reconcile_total"), time.Now()
 	time.Sleep(time.Minute)
 	idleTo := time.Now()
-	idle := op.metric(b, "rest_client_requests_total") - requestsBefore
-	idleReconciles := op.metric(b, "controller_runtime_reconcile_total") - reconcilesBefore
+	idle := metric(b, op, "rest_client_requests_total") - requestsBefore
+	idleReconciles := metric(b, op, "controller_runtime_reconcile_total") - reconcilesBefore
 	audited := auditedRequests(b, auditLog, idleFrom, idleTo)
 
-	b.ReportMetric(op.status(b, "VmHWM"), "peak-RSS-MiB")
-	b.ReportMetric(op.status(b, "VmRSS"), "end-RSS-MiB")
-	b.ReportMetric(op.status(b, "RssFile"), "end-RSS-file-MiB") // of that, the binary's pages
-	b.ReportMetric(op.metric(b, "go_memstats_heap_inuse_bytes")/(1<<20), "heap-inuse-MiB")
-	b.ReportMetric(max(peakHeap, op.metric(b, "go_memstats_heap_inuse_bytes"))/(1<<20), "peak-heap-inuse-MiB")
+	b.ReportMetric(procStatus(b, op, "VmHWM"), "peak-RSS-MiB")
+	b.ReportMetric(procStatus(b, op, "VmRSS"), "end-RSS-MiB")
+	b.ReportMetric(procStatus(b, op, "RssFile"), "end-RSS-file-MiB") // of that, the binary's pages
+	b.ReportMetric(metric(b, op, "go_memstats_heap_inuse_bytes")/(1<<20), "heap-inuse-MiB")
+	b.ReportMetric(max(peakHeap, metric(b, op, "go_memstats_heap_inuse_bytes"))/(1<<20), "peak-heap-inuse-MiB")
 	b.ReportMetric(converged.Seconds(), "converge-s")
 	b.ReportMetric(settled.Seconds(), "settle-s")
 	b.ReportMetric(cpu, "settle-cpu-s")
@@ -188,19 +174,8 @@ func BenchmarkComplianceMemory(b *testing.B) {
 	for _, r := range audited {
 		b.Log("Request during the idle minute:", r)
 	}
-	b.Logf("GOMEMLIMIT=%q; the operator's log: %s", os.Getenv("OPERATOR_GOMEMLIMIT"), op.log)
+	b.Logf("GOMEMLIMIT=%q; the operator's log: %s", os.Getenv("OPERATOR_GOMEMLIMIT"), op.Log)
 }
-
-// auditPolicy records the metadata of the benchmarked operator's requests, once each when its response
-// starts (watches) or completes, and nothing of anyone else's.
-const auditPolicy = `apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-- level: Metadata
-  users: [` + benchOperatorUser + `]
-- level: None
-`
 
 // benchWorkload is the Deployment and Service of profile i's service: its pods, which the profile selects,
 // declare port 8067 and read a password from a Secret; every tenth one also writes a token literally and
@@ -234,202 +209,51 @@ func benchWorkload(i int, namespace string) []client.Object {
 // createAll creates the objects, 200 at a time.
 func createAll(b *testing.B, c client.Client, objs []client.Object) {
 	b.Helper()
-	var wg sync.WaitGroup
-	for i, obj := range objs {
-		wg.Go(func() {
-			if err := c.Create(context.Background(), obj); err != nil {
-				b.Error(err)
-			}
-		})
-		if i%200 == 199 {
-			wg.Wait()
-		}
-	}
-	wg.Wait()
-	if b.Failed() {
-		b.FailNow()
+	if err := testenv.Concurrently(objs, 200, func(obj client.Object) error { return c.Create(context.Background(), obj) }); err != nil {
+		b.Fatal(err)
 	}
 }
 
-// buildOperator builds the operator's binary from main.go into dir.
-func buildOperator(b *testing.B, dir string) string {
+// startOperatorBinary runs the operator's binary as benchOperatorUser until the benchmark ends.
+func startOperatorBinary(b *testing.B, env *envtest.Environment, binary, dir string) *testenv.OperatorProcess {
 	b.Helper()
-	binary := filepath.Join(dir, "reliability-operator")
-	// As the Dockerfile builds the image's binary: static, trimmed paths, no symbol table or DWARF.
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binary, ".")
-	cmd.Dir = testenv.RepoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return binary
-}
-
-// operatorProcess is the operator's binary running as a process of its own.
-type operatorProcess struct {
-	cmd        *exec.Cmd
-	started    time.Time
-	metricsURL string
-	log        string // the file of its standard output and error
-}
-
-// startOperatorBinary runs the operator's binary as the benchmark's operator user, as `make run` does (no
-// leader election, no webhook), with its metrics and probes on free loopback ports, and waits until it
-// is ready. It is stopped when the benchmark ends.
-func startOperatorBinary(b *testing.B, env *envtest.Environment, binary, dir string) *operatorProcess {
-	b.Helper()
-	user, err := env.AddUser(envtest.User{Name: benchOperatorUser, Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
-	kubeconfigPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	metrics, probes := testenv.FreeAddress(b), testenv.FreeAddress(b)
-	cmd := exec.Command(binary, "--metrics-bind-address="+metrics, "--health-probe-bind-address="+probes,
-		"--leader-elect=false", "--validating-webhook=false")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfigPath)
+	var extraEnv []string
 	if limit := os.Getenv("OPERATOR_GOMEMLIMIT"); limit != "" {
-		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+limit)
+		extraEnv = append(extraEnv, "GOMEMLIMIT="+limit)
 	}
-	logPath := filepath.Join(dir, "operator.log")
-	logFile, err := os.Create(logPath)
+	op, err := testenv.StartOperator(env, binary, dir, benchOperatorUser, nil, extraEnv)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		_ = logFile.Close()
-	})
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(time.Second) {
-		select {
-		case err := <-exited:
-			b.Fatalf("the operator exited: %v; its log: %s", err, logPath)
-		default:
-		}
-		if _, err := httpGet("http://" + probes + "/readyz"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the operator was not ready after 5 minutes; its log: %s", logPath)
-		}
-	}
-	return &operatorProcess{cmd: cmd, started: started, metricsURL: "http://" + metrics + "/metrics", log: logPath}
+	b.Cleanup(op.Stop)
+	return op
 }
 
-// metric is the sum of the samples of a metric on the operator's /metrics, over all their labels.
-func (p *operatorProcess) metric(b *testing.B, name string) float64 {
+// metric is the sum of a metric's samples on the operator's /metrics.
+func metric(b *testing.B, op *testenv.OperatorProcess, name string) float64 {
 	b.Helper()
-	text, err := httpGet(p.metricsURL)
+	v, err := op.Metric(name)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sum float64
-	found := false
-	for _, line := range strings.Split(text, "\n") {
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			b.Fatalf("%s: %v", line, err)
-		}
-		sum, found = sum+v, true
-	}
-	if !found {
-		b.Fatalf("no %s on the operator's /metrics", name)
-	}
-	return sum
+	return v
 }
 
-// status is a memory figure of the operator process's /proc/<pid>/status (VmHWM, VmRSS), in MiB.
-func (p *operatorProcess) status(b *testing.B, field string) float64 {
+// procStatus is a memory figure of the operator process's /proc/<pid>/status, in MiB.
+func procStatus(b *testing.B, op *testenv.OperatorProcess, field string) float64 {
 	b.Helper()
-	text, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	v, err := op.ProcStatus(field)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(text), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb / 1024
-		}
-	}
-	b.Fatalf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
-	return 0
+	return v
 }
 
-func httpGet(url string) (string, error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return string(body), nil
-}
-
-// auditedRequests are the operator's requests that the API server received between from and to, by its
-// audit log ("GET /api/v1/...").
-func auditedRequests(b *testing.B, path string, from, to time.Time) []string {
+// auditedRequests are the operator's requests that the API server received between from and to.
+func auditedRequests(b *testing.B, path string, from, to time.Time) []testenv.AuditedRequest {
 	b.Helper()
-	f, err := os.Open(path)
+	out, err := testenv.AuditedRequests(path, benchOperatorUser, from, to)
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	seen := map[string]bool{}
-	var out []string
-	lines := bufio.NewScanner(f)
-	lines.Buffer(make([]byte, 1<<20), 1<<24)
-	for lines.Scan() {
-		var event struct {
-			AuditID                  string    `json:"auditID"`
-			Verb                     string    `json:"verb"`
-			RequestURI               string    `json:"requestURI"`
-			RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
-			User                     struct {
-				Username string `json:"username"`
-			} `json:"user"`
-		}
-		if err := json.Unmarshal(lines.Bytes(), &event); err != nil {
-			b.Fatal(err)
-		}
-		received := event.RequestReceivedTimestamp
-		if event.User.Username != benchOperatorUser || seen[event.AuditID] || received.Before(from) || !received.Before(to) {
-			continue
-		}
-		seen[event.AuditID] = true
-		out = append(out, event.Verb+" "+event.RequestURI)
-	}
-	if err := lines.Err(); err != nil {
 		b.Fatal(err)
 	}
 	return out

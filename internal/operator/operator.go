@@ -98,7 +98,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg = withRateLimit(cfg, o)
+	cfg = withRequestMetrics(withRateLimit(cfg, o))
 	// Waits while the API server cannot be reached, answering the probes meanwhile (see waitForDiscovery).
 	served, mapper, err := waitForDiscovery(cfg, o.ProbeAddress)
 	if err != nil {

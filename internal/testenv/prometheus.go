@@ -3,7 +3,6 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,12 +29,11 @@ func StartPrometheus(t *testing.T, openMetrics string, ruleFiles map[string]stri
 // FreeAddress is a loopback address with a free port, for a server a test starts later.
 func FreeAddress(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddress()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
+	return addr
 }
 
 // StartPrometheusAt is StartPrometheus on the given address.

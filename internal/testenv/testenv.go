@@ -1,6 +1,6 @@
 // Package testenv starts a real control plane (kube-apiserver and etcd, built by hack/envtest-assets.sh) with
 // the operator's CRDs and the real CRDs of the upstream projects it writes to, read from the Go module cache
-// at pinned versions. It is imported by tests only.
+// at pinned versions. It is imported by tests, and by the scale benchmark hack/bench.
 package testenv
 
 import (
