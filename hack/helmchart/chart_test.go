@@ -402,6 +402,7 @@ func TestEveryFlagIsAValue(t *testing.T) {
 		"--leader-elect=false",
 		"--metrics-bind-address=:9090",
 		"--health-probe-bind-address=:9091",
+		"--pprof-bind-address=127.0.0.1:6060",
 		"--leader-election-namespace=leases",
 		"--prometheus-url=http://prometheus-operated.monitoring:9090",
 		"--prometheus-interval=10m",

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -45,8 +46,10 @@ import (
 
 // Options are the operator's settings, one per command-line flag.
 type Options struct {
-	MetricsAddress          string
-	ProbeAddress            string
+	MetricsAddress string
+	ProbeAddress   string
+	// PprofAddress, when set, serves Go's profiles (controller-runtime's PprofBindAddress).
+	PprofAddress            string
 	LeaderElection          bool
 	LeaderElectionNamespace string
 	Render                  render.Options
@@ -98,6 +101,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The leader lease is renewed with a client of its own: a renewal queued behind a burst of writes in the
+	// shared token bucket could let the lease expire.
+	leaderElectionCfg := withRequestMetrics(rest.CopyConfig(cfg))
 	cfg = withRequestMetrics(withRateLimit(cfg, o))
 	// Waits while the API server cannot be reached, answering the probes meanwhile (see waitForDiscovery).
 	served, mapper, err := waitForDiscovery(cfg, o.ProbeAddress)
@@ -136,11 +142,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddress},
 		HealthProbeBindAddress:  o.ProbeAddress,
+		PprofBindAddress:        o.PprofAddress,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "reliability-operator.reliability.dev",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		// Releasing the lease on shutdown lets the next replica take over at once, not after the lease expires.
 		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionConfig:          leaderElectionCfg,
 		Cache:                         cache.Options{ByObject: byObject},
 		// Kinds outside the scheme (logging-operator's Flow) are read as unstructured objects, which the
 		// client would otherwise send to the API server: every reconcile of an unchanged profile would list
@@ -241,18 +249,24 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	return mgr, nil
 }
 
-// withRateLimit is cfg with the client rate limit of the options, where they set one; the caller's cfg is
-// left as it is.
+// withRateLimit is cfg with one client rate limit for the whole process: the options' QPS and burst where
+// they set them, else the config's own. A rest.Config's QPS and Burst alone limit each REST client apart,
+// and controller-runtime makes one per kind, so "50 requests per second" would be 50 for every kind the
+// operator writes. One token bucket (rest.Config.RateLimiter, shared by every copy of the config) makes the
+// flags mean what they say. A RateLimiter the caller set is kept. The caller's cfg is left as it is.
 func withRateLimit(cfg *rest.Config, o Options) *rest.Config {
-	if o.KubeAPIQPS == 0 && o.KubeAPIBurst == 0 {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.RateLimiter != nil {
 		return cfg
 	}
-	cfg = rest.CopyConfig(cfg)
 	if o.KubeAPIQPS != 0 {
 		cfg.QPS = o.KubeAPIQPS
 	}
 	if o.KubeAPIBurst != 0 {
 		cfg.Burst = o.KubeAPIBurst
+	}
+	if cfg.QPS > 0 {
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, max(cfg.Burst, 1))
 	}
 	return cfg
 }

@@ -24,10 +24,17 @@ func TestWithRateLimit(t *testing.T) {
 			if got.QPS != tc.wantQPS || got.Burst != tc.wantBurst {
 				t.Errorf("QPS %v, burst %d; want %v, %d", got.QPS, got.Burst, tc.wantQPS, tc.wantBurst)
 			}
+			// One bucket for every REST client made from the config (controller-runtime makes one per kind).
+			if got.RateLimiter == nil || got.RateLimiter.QPS() != tc.wantQPS {
+				t.Errorf("rate limiter %v, want one shared bucket of %v per second", got.RateLimiter, tc.wantQPS)
+			}
+			if rest.CopyConfig(got).RateLimiter != got.RateLimiter {
+				t.Error("a copy of the config has a bucket of its own")
+			}
 			if got.Host != given.Host {
 				t.Errorf("host %q, want the config's %q", got.Host, given.Host)
 			}
-			if given.QPS != 20 || given.Burst != 30 {
+			if given.QPS != 20 || given.Burst != 30 || given.RateLimiter != nil {
 				t.Errorf("the caller's config was changed to QPS %v, burst %d", given.QPS, given.Burst)
 			}
 		})
