@@ -421,6 +421,8 @@ func TestEveryFlagIsAValue(t *testing.T) {
 		"--max-concurrent-reconciles=8",
 		"--kube-api-qps=75.5",
 		"--kube-api-burst=150",
+		"--shards=3",
+		"--shard-preferred=2",
 		"--monitoring-labels=release=kube-prometheus-stack,team=sre",
 		"--alert-labels=cluster=prod-eu,env=prod",
 		"--zap-log-level=debug",

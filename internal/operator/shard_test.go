@@ -61,27 +61,7 @@ func TestThreeShardsConvergeEveryProfileOnceAndTakeOverACrashedOne(t *testing.T)
 	if n, err := strconv.Atoi(os.Getenv("SHARD_TEST_PROFILES")); err == nil && n > 0 {
 		profiles = n
 	}
-	ctrl.SetLogger(logr.Discard())
-	dir := t.TempDir()
-	auditLog, policy := filepath.Join(dir, "audit.log"), filepath.Join(dir, "audit-policy.yaml")
-	if err := os.WriteFile(policy, []byte(shardAuditPolicy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env, cfg, err := testenv.StartWithAPIServerFlags(map[string]string{"audit-policy-file": policy, "audit-log-path": auditLog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme, err := operator.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminConfig := rest.CopyConfig(cfg)
-	adminConfig.QPS, adminConfig.Burst = 500, 1000
-	admin, err := client.New(adminConfig, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, admin, auditLog := startAuditedControlPlane(t)
 	ctx := context.Background()
 	var nsNames []string
 	for i := range namespaces {
@@ -93,29 +73,17 @@ func TestThreeShardsConvergeEveryProfileOnceAndTakeOverACrashedOne(t *testing.T)
 
 	// Operator i prefers shard i.
 	stops := make([]func(), len(shardUsers))
-	for i, name := range shardUsers {
-		user, err := env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		userConfig := user.Config()
-		_, _, stop := runOperator(t, userConfig, operator.Options{KubeAPIQPS: 100, KubeAPIBurst: 200,
-			LeaderElectionNamespace: "default",
-			Sharding: shard.Options{Shards: 3, Preferred: i, Identity: name, LeaseDuration: 4 * time.Second,
-				RenewDeadline: 3 * time.Second, RetryPeriod: time.Second, KeepLeasesOnStop: true}})
-		t.Cleanup(stop)
-		stops[i] = stop
+	for i := range shardUsers {
+		stops[i] = startShardedOperator(t, env, i, 3, operator.Options{})
 	}
 	holders := func() ([]string, error) {
 		out := make([]string, 3)
 		for i := range out {
-			lease := &coordinationv1.Lease{}
-			if err := admin.Get(ctx, types.NamespacedName{Namespace: "default", Name: shard.LeaseName(i, 3)}, lease); err != nil {
+			h, _, err := leaseHolder(ctx, admin, i, 3)
+			if err != nil {
 				return nil, err
 			}
-			if lease.Spec.HolderIdentity != nil {
-				out[i] = *lease.Spec.HolderIdentity
-			}
+			out[i] = h
 		}
 		return out, nil
 	}
@@ -244,14 +212,13 @@ func TestThreeShardsConvergeEveryProfileOnceAndTakeOverACrashedOne(t *testing.T)
 	// until the taker acquired the Lease and by the taker after: never by two operators holding it at once.
 	// Each child is created once; a create in flight at the crash may land after it, answered to no one,
 	// and the taker then finds the child made.
-	takeover := &coordinationv1.Lease{}
-	if err := admin.Get(ctx, types.NamespacedName{Namespace: "default", Name: shard.LeaseName(victim, 3)}, takeover); err != nil {
+	_, acquired, err := leaseHolder(ctx, admin, victim, 3)
+	if err != nil {
 		t.Fatal(err)
 	}
-	acquired := takeover.Spec.AcquireTime.Time
 	t.Logf("shard %d taken over by %s %v after the kill", victim, taker, acquired.Sub(killEnd).Round(100*time.Millisecond))
 	creates := map[string]int{}
-	inFlight := map[string]bool{} // children the crashed operator wrote while it was being killed
+	inFlight := map[string]bool{} // children the crashed operator was writing when it was killed
 	var lastOfVictim time.Time
 	for _, w := range auditedWrites(t, auditLog) {
 		if !strings.HasPrefix(w.namespace, "team-") || w.resource == "events" {
@@ -270,8 +237,8 @@ func TestThreeShardsConvergeEveryProfileOnceAndTakeOverACrashedOne(t *testing.T)
 			if w.received.After(lastOfVictim) {
 				lastOfVictim = w.received
 			}
-			if !w.received.Before(killStart) {
-				inFlight[child] = true
+			if !w.received.Before(killStart) || w.code == 0 || w.code >= 500 {
+				inFlight[child] = true // at the crash: its answer, if any, reached no one
 			}
 		}
 		if (w.verb == "create" || w.verb == "patch") && w.code == 201 { // a server-side apply may create
@@ -301,6 +268,67 @@ func TestThreeShardsConvergeEveryProfileOnceAndTakeOverACrashedOne(t *testing.T)
 		t.Fatal("no children found")
 	}
 	t.Logf("%d children of %d profiles checked", len(children), len(list.Items))
+}
+
+// startAuditedControlPlane starts envtest with every CRD and an audit log of the sharded operators' writes,
+// and returns a client of the test's own, fast enough to create thousands of profiles.
+func startAuditedControlPlane(t *testing.T) (*envtest.Environment, client.Client, string) {
+	t.Helper()
+	ctrl.SetLogger(logr.Discard())
+	dir := t.TempDir()
+	auditLog, policy := filepath.Join(dir, "audit.log"), filepath.Join(dir, "audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte(shardAuditPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env, cfg, err := testenv.StartWithAPIServerFlags(map[string]string{"audit-policy-file": policy, "audit-log-path": auditLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminConfig := rest.CopyConfig(cfg)
+	adminConfig.QPS, adminConfig.Burst = 500, 1000
+	admin, err := client.New(adminConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, admin, auditLog
+}
+
+// startShardedOperator runs operator i of shardUsers, as that user, preferring shard i of n, with short
+// Leases that it keeps when stopped (as a crash does); stop it with the function returned.
+func startShardedOperator(t *testing.T, env *envtest.Environment, i, n int, o operator.Options) func() {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: shardUsers[i], Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.KubeAPIQPS, o.KubeAPIBurst, o.LeaderElectionNamespace = 100, 200, "default"
+	o.Sharding = shard.Options{Shards: n, Preferred: i, Identity: shardUsers[i], LeaseDuration: 4 * time.Second,
+		RenewDeadline: 3 * time.Second, RetryPeriod: time.Second, KeepLeasesOnStop: true}
+	_, _, stop := runOperator(t, user.Config(), o)
+	t.Cleanup(stop)
+	return stop
+}
+
+// leaseHolder is the identity holding shard i of n, and when it acquired it.
+func leaseHolder(ctx context.Context, c client.Client, i, n int) (string, time.Time, error) {
+	lease := &coordinationv1.Lease{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "default", Name: shard.LeaseName(i, n)}, lease); err != nil {
+		return "", time.Time{}, err
+	}
+	var holder string
+	var acquired time.Time
+	if lease.Spec.HolderIdentity != nil {
+		holder = *lease.Spec.HolderIdentity
+	}
+	if lease.Spec.AcquireTime != nil {
+		acquired = lease.Spec.AcquireTime.Time
+	}
+	return holder, acquired, nil
 }
 
 type auditedWrite struct {
@@ -354,3 +382,82 @@ func auditedWrites(t *testing.T, path string) []auditedWrite {
 	return out
 }
 
+
+// TestLokiRetentionUnderShardsIsWrittenByTheHolderOfShardZero: with two shards, Loki's ConfigMap, which
+// aggregates every profile, is written by the holder of shard 0 alone, and every profile of both shards
+// reports its retention enforced; once that holder crashes, the operator that takes shard 0 over writes
+// the retention of a new profile.
+func TestLokiRetentionUnderShardsIsWrittenByTheHolderOfShardZero(t *testing.T) {
+	env, admin, auditLog := startAuditedControlPlane(t)
+	ctx := context.Background()
+	var namespaces []string
+	for i := range 6 {
+		namespaces = append(namespaces, fmt.Sprintf("team-%d", i))
+	}
+	for _, ns := range append([]string{"loki"}, namespaces...) {
+		if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loki := types.NamespacedName{Namespace: "loki", Name: "loki-runtime"}
+	stops := []func(){}
+	for i := range 2 {
+		stops = append(stops, startShardedOperator(t, env, i, 2, operator.Options{LokiRetentionConfigMap: loki, LokiTenant: "fake"}))
+	}
+	create := func(name, namespace string) {
+		rp := sloProfile(name)
+		rp.Namespace = namespace
+		if err := admin.Create(ctx, rp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ns := range namespaces {
+		create(fmt.Sprintf("svc-%d", i), ns)
+	}
+	enforced := func(want int) func() error {
+		return func() error {
+			list := &v1alpha1.ReliabilityProfileList{}
+			if err := admin.List(ctx, list); err != nil {
+				return err
+			}
+			for _, rp := range list.Items {
+				if rp.Status.Logs == nil || !rp.Status.Logs.Enforced {
+					return fmt.Errorf("%s/%s: status.logs %+v", rp.Namespace, rp.Name, rp.Status.Logs)
+				}
+			}
+			if len(list.Items) != want {
+				return fmt.Errorf("%d profiles, want %d", len(list.Items), want)
+			}
+			return nil
+		}
+	}
+	waitForWithin(t, time.Minute, "every profile's retention is enforced", enforced(len(namespaces)))
+	stops[0]() // the holder of shard 0 crashes, its Leases kept
+	killed := time.Now()
+	create("late", namespaces[0])
+	waitForWithin(t, time.Minute, "the new profile's retention is enforced", enforced(len(namespaces)+1))
+	holder, acquired, err := leaseHolder(ctx, admin, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if holder != shardUsers[1] {
+		t.Fatalf("shard 0 is held by %q, want %s", holder, shardUsers[1])
+	}
+	writers := map[string]int{}
+	for _, w := range auditedWrites(t, auditLog) {
+		if w.resource != "configmaps" || w.namespace != loki.Namespace || w.name != loki.Name {
+			continue
+		}
+		writers[w.user]++
+		if want := shardUsers[0]; w.received.After(acquired) {
+			if w.user != shardUsers[1] {
+				t.Errorf("%s wrote Loki's ConfigMap after %s took shard 0 over", w.user, shardUsers[1])
+			}
+		} else if w.user != want || w.received.After(killed) {
+			t.Errorf("%s wrote Loki's ConfigMap at %v, while %s held shard 0 (killed at %v)", w.user, w.received, want, killed)
+		}
+	}
+	if writers[shardUsers[0]] == 0 || writers[shardUsers[1]] == 0 {
+		t.Errorf("Loki's ConfigMap writes by operator: %v; want some by each holder of shard 0 in turn", writers)
+	}
+}
