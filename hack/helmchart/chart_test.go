@@ -313,6 +313,10 @@ func literal(t *testing.T, flag string, e ast.Expr) string {
 		return e.Value
 	case *ast.Ident:
 		return e.Name
+	case *ast.UnaryExpr: // a negative number, such as --shard-preferred's -1
+		if n, ok := e.X.(*ast.BasicLit); ok && e.Op == token.SUB && n.Kind == token.INT {
+			return "-" + n.Value
+		}
 	case *ast.BinaryExpr:
 		n, nok := e.X.(*ast.BasicLit)
 		unit, uok := e.Y.(*ast.SelectorExpr)
@@ -335,7 +339,7 @@ func flagTableDefaults(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile(`(?m)^\s*\(list "([a-z-]+)" .+ ("[^"]*"|true|false|[0-9]+)\)$`).FindAllStringSubmatch(string(b), -1)
+	rows := regexp.MustCompile(`(?m)^\s*\(list "([a-z-]+)" .+ ("[^"]*"|true|false|-?[0-9]+)\)$`).FindAllStringSubmatch(string(b), -1)
 	defaults := map[string]string{}
 	for _, r := range rows {
 		v := r[2]
