@@ -382,7 +382,6 @@ func auditedWrites(t *testing.T, path string) []auditedWrite {
 	return out
 }
 
-
 // TestLokiRetentionUnderShardsIsWrittenByTheHolderOfShardZero: with two shards, Loki's ConfigMap, which
 // aggregates every profile, is written by the holder of shard 0 alone, and every profile of both shards
 // reports its retention enforced; once that holder crashes, the operator that takes shard 0 over writes
