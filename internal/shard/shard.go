@@ -102,6 +102,9 @@ func New(leases coordinationv1client.LeasesGetter, o Options) (*Set, error) {
 		o.TakeoverDelay = o.LeaseDuration
 	}
 	registerMetrics()
+	for i := range o.Shards {
+		shardHeld.WithLabelValues(strconv.Itoa(i)).Set(0)
+	}
 	return &Set{o: o, leases: leases, held: make([]atomic.Bool, o.Shards)}, nil
 }
 
