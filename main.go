@@ -68,6 +68,8 @@ func run(args []string) error {
 	// server, whose API Priority and Fairness is the real protection.
 	qps := fs.Float64("kube-api-qps", 200, "Requests per second the operator sends to the API server, on average, all kinds together (client-side rate limit).")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", 400, "Requests the operator may send at once above --kube-api-qps.")
+	fs.IntVar(&o.Sharding.Shards, "shards", 1, "How many shards the namespaces are split into, each reconciled by the replica holding its Lease (README, Sharding); 1 is one leader for all (--leader-elect).")
+	fs.IntVar(&o.Sharding.Preferred, "shard-preferred", -1, "The shard this replica campaigns for at once, with --shards above 1; -1 derives it from the pod name's StatefulSet ordinal (or a hash of the name).")
 	// Every flag that shapes children, shared with `render` and `validate` so that they print what is applied.
 	options.BindRender(fs, &o.Render)
 	// JSON, one entry per line (O-4), with RFC 3339 times that log pipelines parse without configuration.
@@ -83,6 +85,10 @@ func run(args []string) error {
 		return fmt.Errorf("--kube-api-qps: want a finite number above 0, not %v", *qps)
 	case o.KubeAPIBurst < 1:
 		return fmt.Errorf("--kube-api-burst: want at least 1, not %d", o.KubeAPIBurst)
+	case o.Sharding.Shards < 1:
+		return fmt.Errorf("--shards: want at least 1, not %d", o.Sharding.Shards)
+	case o.Sharding.Preferred < -1 || o.Sharding.Preferred >= o.Sharding.Shards:
+		return fmt.Errorf("--shard-preferred: want -1 or a shard of 0..%d, not %d", o.Sharding.Shards-1, o.Sharding.Preferred)
 	}
 	o.KubeAPIQPS = float32(*qps)
 	if *lokiConfigMap != "" {

@@ -15,6 +15,8 @@ func TestRunRefusesBadScaleFlags(t *testing.T) {
 		{"requests per second that are not a number", "--kube-api-qps=NaN", "--kube-api-qps"},
 		{"requests per second beyond a float32", "--kube-api-qps=1e39", "--kube-api-qps"},
 		{"no burst", "--kube-api-burst=0", "--kube-api-burst"},
+		{"no shard", "--shards=0", "--shards"},
+		{"a preferred shard beyond the shards", "--shard-preferred=1", "--shard-preferred"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := run([]string{tc.arg})

@@ -40,7 +40,16 @@ type LogRetentionReconciler struct {
 	// Policies reads the cluster's ReliabilityPolicy, whose tier retention applies to profiles that set
 	// none; nil when its CRD is not installed.
 	Policies client.Reader
+	// Writes, when set (with --shards N > 1: the holder of shard 0), tells whether this replica writes the
+	// ConfigMap now. Every replica runs the reconciler, since every replica's profiles report the outcome; a
+	// replica that does not write compares the ConfigMap with what it would write, and looks again soon
+	// while they differ (the writer may be gone, and this replica take over).
+	Writes func() bool
 }
+
+// readOnlyRetry is how soon a replica that does not write the ConfigMap looks again at one that differs
+// from what it would write.
+const readOnlyRetry = 5 * time.Second
 
 // LogRetentionState is the outcome of the last run, read by the profile reconciler for status.logs.
 type LogRetentionState struct {
@@ -174,6 +183,8 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 		live := &corev1.ConfigMap{}
 		err = r.APIReader.Get(ctx, r.ConfigMap, live)
 		switch {
+		case apierrors.IsNotFound(err) && !r.writes():
+			return nil, "", readOnlyRetry, nil
 		case apierrors.IsNotFound(err):
 			obj := desired.DeepCopy()
 			err := apply.Create(ctx, r.Client, obj)
@@ -203,6 +214,12 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 			return nil, fmt.Sprintf("ConfigMap %s belongs to the ReliabilityProfile %s/%s; it was left untouched, so log retention "+
 				"is not enforced. Choose another --loki-retention-configmap.", r.ConfigMap, live.Labels[render.ProfileNamespaceLabel],
 				live.Labels[render.ProfileLabel]), time.Minute, nil
+		}
+		if !r.writes() {
+			if live.Data[logs.RuntimeConfigKey] == string(content) {
+				return selectors(profiles), "", 0, nil
+			}
+			return nil, "", readOnlyRetry, nil
 		}
 		if apply.OwnsThroughUpdate(live) {
 			// Created by the operator, whose hand-over of the create's fields did not happen (see apply.Create).
@@ -248,3 +265,5 @@ func (r *LogRetentionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return b.Complete(r)
 }
+
+func (r *LogRetentionReconciler) writes() bool { return r.Writes == nil || r.Writes() }

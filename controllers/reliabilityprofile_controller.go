@@ -94,6 +94,10 @@ type ReliabilityProfileReconciler struct {
 	// verified children, the audit log) is safe for concurrent use and keyed by profile, and the work queue
 	// never hands one profile to two workers.
 	MaxConcurrentReconciles int
+	// Shards, with --shards N > 1, are the namespaces this replica reconciles now; nil reconciles all.
+	// ShardEvents names the profiles of each shard this replica acquires.
+	Shards      ShardFilter
+	ShardEvents <-chan event.GenericEvent
 
 	// watchChild and installed serve ChildKindInstalled: the watch of a child kind added after start-up, and
 	// the reconciles of every profile it asks for.
@@ -116,6 +120,9 @@ type Observations interface {
 // Reconcile fetches, renders, applies, and writes the status once if it changed.
 func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
+	if !r.reconcilesNamespace(req.Namespace) {
+		return ctrl.Result{}, nil // another replica's shard (controllers/shard.go)
+	}
 	rp := &v1alpha1.ReliabilityProfile{}
 	if err := r.Client.Get(ctx, req.NamespacedName, rp); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -157,6 +164,9 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	renderErr := duplicateService(rp, others.Items)
 	if renderErr == nil {
 		desired, renderErr = render.Render(rp, opts)
+	}
+	if !r.reconcilesNamespace(req.Namespace) {
+		return ctrl.Result{}, nil // the shard was lost meanwhile: its new holder writes
 	}
 	// Children in another namespace have no owner reference for the garbage collector; a finalizer lets the
 	// operator delete them with the profile. Only profiles that have such children carry it.
@@ -249,6 +259,9 @@ func (r *ReliabilityProfileReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	judged := compliance.Snapshot{Profile: rp, PDB: pdb, Cluster: inventory, Scrape: scrape, MinObjective: eff.MinObjective, Now: r.now().Time}
 	setComplianceStatus(rp, compliance.Evaluate(judged), r.now())
+	if !r.reconcilesNamespace(req.Namespace) {
+		return ctrl.Result{}, nil
+	}
 	r.recordEvents(before, rp, results, opts.VeleroNamespace)
 	r.recordAuditEvents(rp, audits)
 	r.recordComplianceEvents(before, rp)
@@ -485,6 +498,9 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 			builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	}
 	b = b.WatchesRawSource(source.Channel(r.installed, &handler.EnqueueRequestForObject{}))
+	if r.ShardEvents != nil {
+		b = b.WatchesRawSource(source.Channel(r.ShardEvents, &handler.EnqueueRequestForObject{}))
+	}
 	if r.ObservationEvents != nil {
 		b = b.WatchesRawSource(source.Channel(r.ObservationEvents, &handler.EnqueueRequestForObject{}))
 	}

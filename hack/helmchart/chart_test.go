@@ -313,6 +313,10 @@ func literal(t *testing.T, flag string, e ast.Expr) string {
 		return e.Value
 	case *ast.Ident:
 		return e.Name
+	case *ast.UnaryExpr: // a negative number, such as --shard-preferred's -1
+		if n, ok := e.X.(*ast.BasicLit); ok && e.Op == token.SUB && n.Kind == token.INT {
+			return "-" + n.Value
+		}
 	case *ast.BinaryExpr:
 		n, nok := e.X.(*ast.BasicLit)
 		unit, uok := e.Y.(*ast.SelectorExpr)
@@ -335,7 +339,7 @@ func flagTableDefaults(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile(`(?m)^\s*\(list "([a-z-]+)" .+ ("[^"]*"|true|false|[0-9]+)\)$`).FindAllStringSubmatch(string(b), -1)
+	rows := regexp.MustCompile(`(?m)^\s*\(list "([a-z-]+)" .+ ("[^"]*"|true|false|-?[0-9]+)\)$`).FindAllStringSubmatch(string(b), -1)
 	defaults := map[string]string{}
 	for _, r := range rows {
 		v := r[2]
@@ -422,6 +426,8 @@ func TestEveryFlagIsAValue(t *testing.T) {
 		"--max-concurrent-reconciles=8",
 		"--kube-api-qps=75.5",
 		"--kube-api-burst=150",
+		"--shards=3",
+		"--shard-preferred=2",
 		"--monitoring-labels=release=kube-prometheus-stack,team=sre",
 		"--alert-labels=cluster=prod-eu,env=prod",
 		"--zap-log-level=debug",

@@ -41,6 +41,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/internal/observe"
 	"github.com/reliability-operator/reliability-operator/internal/placement"
 	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/shard"
 	placementwebhook "github.com/reliability-operator/reliability-operator/internal/webhook"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	// SeveralInOneProcess lets tests start more than one operator in one process (controller names are
 	// otherwise process-wide unique, for their metrics).
 	SeveralInOneProcess bool
+	// Sharding, with Shards > 1, splits the namespaces between replicas, each reconciling the shards whose
+	// Lease it holds (internal/operator/shard.go); LeaderElection is then not used.
+	Sharding shard.Options
 }
 
 // DefaultMaxConcurrentReconciles: a reconcile spends most of its time waiting on the API server (the status
@@ -97,6 +101,10 @@ func NewScheme() (*runtime.Scheme, error) {
 
 // New builds a manager with the ReliabilityProfile controller registered.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if o.SpotPlacement && o.Sharding.Shards > 1 {
+		// The webhook caps a workload's spot pods by counting them in one process (README, Sharding).
+		return nil, errors.New("--spot-placement needs one replica: it cannot run with --shards above 1")
+	}
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, err
@@ -143,7 +151,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddress},
 		HealthProbeBindAddress:  o.ProbeAddress,
 		PprofBindAddress:        o.PprofAddress,
-		LeaderElection:          o.LeaderElection,
+		LeaderElection:          o.LeaderElection && o.Sharding.Shards <= 1, // sharding elects per shard
 		LeaderElectionID:        "reliability-operator.reliability.dev",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		// Releasing the lease on shutdown lets the next replica take over at once, not after the lease expires.
@@ -171,6 +179,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if r.MaxConcurrentReconciles == 0 {
 		r.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	shards, err := setUpShards(cfg, mgr, r, o)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the shards: %w", err)
 	}
 	for _, route := range served.GatewayRoutes {
 		if err := mgr.GetFieldIndexer().IndexField(context.Background(), route, controllers.RouteServiceNamespaceIndex, controllers.RouteServiceNamespaces); err != nil {
@@ -203,7 +215,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		state := controllers.NewLogRetentionState()
 		r.LogBackend = &controllers.LogBackend{Name: "loki (ConfigMap " + o.LokiRetentionConfigMap.String() + ")", State: state}
 		lr := &controllers.LogRetentionReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-			ConfigMap: o.LokiRetentionConfigMap, Tenant: o.LokiTenant, State: state, Policies: r.Policies}
+			ConfigMap: o.LokiRetentionConfigMap, Tenant: o.LokiTenant, State: state, Policies: r.Policies, Writes: writesSingletons(shards)}
 		if err := lr.SetupWithManager(mgr); err != nil {
 			return nil, fmt.Errorf("setting up the log retention controller: %w", err)
 		}

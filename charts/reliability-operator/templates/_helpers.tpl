@@ -82,6 +82,8 @@ boolean is passed as --flag, a false one as --flag=false. Adding a flag: one row
   (list "max-concurrent-reconciles" $v.reconciles.maxConcurrent 4)
   (list "kube-api-qps" $v.kubeAPI.qps 200)
   (list "kube-api-burst" $v.kubeAPI.burst 400)
+  (list "shards" $v.sharding.shards 1)
+  (list "shard-preferred" $v.sharding.preferred -1)
   (list "monitoring-labels" (include "reliability-operator.pairs" $v.monitoringLabels) "")
   (list "alert-labels" (include "reliability-operator.pairs" $v.alertLabels) "")
   (list "zap-log-level" $v.logLevel "info")
