@@ -219,7 +219,10 @@ func (r *LogRetentionReconciler) reconcile(ctx context.Context) (map[string]bool
 			if live.Data[logs.RuntimeConfigKey] == string(content) {
 				return selectors(profiles), "", 0, nil
 			}
-			return nil, "", readOnlyRetry, nil
+			// The writer has not caught up (or is gone): a profile's retention is enforced when the stored file
+			// holds its entry as this replica would write it, and not for the others.
+			enforced, err := enforcedIn(live.Data[logs.RuntimeConfigKey], string(content), r.Tenant, selectors(profiles))
+			return enforced, "", readOnlyRetry, err
 		}
 		if apply.OwnsThroughUpdate(live) {
 			// Created by the operator, whose hand-over of the create's fields did not happen (see apply.Create).
@@ -264,6 +267,29 @@ func (r *LogRetentionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Watches(&v1alpha1.ReliabilityPolicy{}, handler.EnqueueRequestsFromMapFunc(one))
 	}
 	return b.Complete(r)
+}
+
+// enforcedIn are the selectors whose entry in the live overrides file is the one in the desired file.
+func enforcedIn(live, desired, tenant string, selected map[string]bool) (map[string]bool, error) {
+	want, err := logs.HeldStreams(desired, tenant, selected)
+	if err != nil {
+		return nil, err
+	}
+	have, err := logs.HeldStreams(live, tenant, selected)
+	if err != nil {
+		return nil, err
+	}
+	stored := map[logs.RetentionStream]bool{}
+	for _, s := range have {
+		stored[s] = true
+	}
+	out := map[string]bool{}
+	for _, s := range want {
+		if stored[s] {
+			out[s.Selector] = true
+		}
+	}
+	return out, nil
 }
 
 func (r *LogRetentionReconciler) writes() bool { return r.Writes == nil || r.Writes() }

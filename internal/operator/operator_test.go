@@ -43,10 +43,7 @@ func TestTheOperatorWorksInAClusterWithoutPrometheusOperator(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Stop() }) // after the operator stops: cleanups run last-in first-out
 
-	requests := &requestLog{}
-	opCfg := rest.CopyConfig(cfg)
-	opCfg.Wrap(requests.wrap)
-	ctx, c := startOperator(t, opCfg, operator.Options{})
+	ctx, c, requests := startCountedOperator(t, cfg, operator.Options{})
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package operator_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -36,16 +37,8 @@ func TestAReconcileOfAnUnchangedProfileWithAFlowSendsNoRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	requests := &requestLog{}
-	opCfg := rest.CopyConfig(cfg)
-	opCfg.Wrap(requests.wrap)
-	ctx, _ := startOperator(t, opCfg, operator.Options{Render: render.Options{
+	ctx, c, requests := startCountedOperator(t, cfg, operator.Options{Render: render.Options{
 		LoggingClusterOutputs: map[v1alpha1.Tier]string{v1alpha1.TierCritical: "logs-30d", v1alpha1.TierNonCritical: "logs-7d"}}})
-	// The test's own requests are not the operator's.
-	c, err := client.New(cfg, client.Options{Scheme: mustScheme(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +91,21 @@ func TestAReconcileOfAnUnchangedProfileWithAFlowSendsNoRequest(t *testing.T) {
 	if sent := requests.since(from); len(sent) != 0 {
 		t.Errorf("the reconcile of an unchanged profile sent %d requests, want none:\n%s", len(sent), strings.Join(sent, "\n"))
 	}
+}
+
+// startCountedOperator runs the operator with every request it sends recorded in the log, and returns a
+// client of the test's own, whose requests the log does not see.
+func startCountedOperator(t *testing.T, cfg *rest.Config, o operator.Options) (context.Context, client.Client, *requestLog) {
+	t.Helper()
+	requests := &requestLog{}
+	opCfg := rest.CopyConfig(cfg)
+	opCfg.Wrap(requests.wrap)
+	ctx, _ := startOperator(t, opCfg, o)
+	c, err := client.New(cfg, client.Options{Scheme: mustScheme(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, c, requests
 }
 
 // requestLog records every request the operator sends, as "METHOD path?query".
@@ -162,14 +170,7 @@ func TestAProfileChangeCostsOneRequestPerChangedChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	requests := &requestLog{}
-	opCfg := rest.CopyConfig(cfg)
-	opCfg.Wrap(requests.wrap)
-	ctx, _ := startOperator(t, opCfg, operator.Options{})
-	c, err := client.New(cfg, client.Options{Scheme: mustScheme(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, c, requests := startCountedOperator(t, cfg, operator.Options{})
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}
