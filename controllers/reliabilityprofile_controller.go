@@ -469,13 +469,7 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 	}
 	var kinds []schema.GroupVersionKind
 	for _, child := range childTypes {
-		gvk := child.GetObjectKind().GroupVersionKind()
-		kinds = append(kinds, gvk)
-		if err := mgr.GetFieldIndexer().IndexField(context.Background(), child, ChildProfileIndex, apply.ProfileIndexValue); err != nil {
-			return fmt.Errorf("indexing the %s children by profile: %w", gvk.Kind, err)
-		}
-		handler, predicates := r.childEvents(mgr, child)
-		b = b.Watches(child, handler, builder.WithPredicates(predicates...))
+		kinds = append(kinds, child.GetObjectKind().GroupVersionKind())
 	}
 	r.Applier.ProfileIndex = ChildProfileIndex
 	if r.Applier.InstalledKinds == nil {
@@ -524,6 +518,13 @@ func (r *ReliabilityProfileReconciler) SetupWithManager(mgr ctrl.Manager, childT
 		}
 		handler, predicates := r.childEvents(mgr, child)
 		return ctrlr.Watch(source.Kind(mgr.GetCache(), child, handler, predicates...))
+	}
+	// The children served at start-up are watched as those installed later are; the controller starts
+	// these watches with itself.
+	for _, child := range childTypes {
+		if err := r.watchChild(context.Background(), child); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -158,9 +158,7 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 		// The hand-over rewrites every manager's field sets, which the cache does not keep: read them.
 		full, err := a.live(ctx, gvk, key)
 		if err == nil {
-			done := a.Writes.begin(gvk, full.GetNamespace(), full.GetName())
-			err = HandOverToApply(ctx, a.Client, full)
-			done(err, full.GetResourceVersion())
+			err = a.tracked(gvk, full, func() error { return HandOverToApply(ctx, a.Client, full) })
 			live = full
 		}
 		if err != nil {
@@ -177,47 +175,41 @@ func (a *Applier) applyOne(ctx context.Context, owner *v1alpha1.ReliabilityProfi
 	// replaced in between (deleted, then recreated by someone else), the API server answers 409 instead of
 	// letting the operator take it.
 	desired.SetResourceVersion(live.GetResourceVersion())
-	if live.GetAnnotations()[DesiredHashAnnotation] != hash && !audit {
-		// The profile changed what the child holds: an update, which needs no dry run to find out what
-		// someone else changed. One request.
-		if err := a.write(ctx, desired); apierrors.IsConflict(err) {
-			res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being applied; retrying."
+	// A changed hash says the profile changed what the child holds: an update, which needs no dry run to
+	// find out what someone else changed; one request. Audit mode, which writes nothing, still compares, to
+	// say what differs.
+	var what string
+	if profileChanged := live.GetAnnotations()[DesiredHashAnnotation] != hash; !profileChanged || audit {
+		path, differs, err := a.dryRunDifference(ctx, desired, live)
+		if apierrors.IsConflict(err) {
+			res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being compared; retrying."
 			return res
-		} else if err != nil {
-			return res.failedBy(err, fmt.Sprintf("Updating it failed: %v", err))
 		}
-		a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
-		res.State, res.Wrote, res.Message = v1alpha1.ChildInSync, true, "Updated."
-		return res
-	}
-	path, differs, err := a.dryRunDifference(ctx, desired, live)
-	if apierrors.IsConflict(err) {
-		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being compared; retrying."
-		return res
-	}
-	if err != nil {
-		return res.failedBy(err, err.Error())
-	}
-	if !differs {
-		a.verified.remember(gvk, live.GetNamespace(), live.GetName(), live.GetResourceVersion(), hash)
-		res.State = v1alpha1.ChildInSync
-		return res
-	}
-
-	res.Drift = live.GetAnnotations()[DesiredHashAnnotation] == hash
-	what := fmt.Sprintf("%s differs from the profile", path)
-	if res.Drift {
-		what = fmt.Sprintf("%s was changed by %s", path, changedBy(live))
-	}
-	if audit {
-		res.State, res.Message = v1alpha1.ChildDrifted, what+"; Audit mode leaves it."
-		return res
+		if err != nil {
+			return res.failedBy(err, err.Error())
+		}
+		if !differs {
+			a.verified.remember(gvk, live.GetNamespace(), live.GetName(), live.GetResourceVersion(), hash)
+			res.State = v1alpha1.ChildInSync
+			return res
+		}
+		res.Drift = !profileChanged
+		what = fmt.Sprintf("%s differs from the profile", path)
+		if res.Drift {
+			what = fmt.Sprintf("%s was changed by %s", path, changedBy(live))
+		}
+		if audit {
+			res.State, res.Message = v1alpha1.ChildDrifted, what+"; Audit mode leaves it."
+			return res
+		}
 	}
 	if err := a.write(ctx, desired); apierrors.IsConflict(err) {
 		res.State, res.Retry, res.Message = v1alpha1.ChildInSync, true, "Changed while being applied; retrying."
 		return res
-	} else if err != nil {
+	} else if err != nil && res.Drift {
 		return res.failedBy(err, fmt.Sprintf("%s; restoring it failed: %v", what, err))
+	} else if err != nil {
+		return res.failedBy(err, fmt.Sprintf("Updating it failed: %v", err))
 	}
 	a.verified.remember(gvk, desired.GetNamespace(), desired.GetName(), desired.GetResourceVersion(), hash)
 	res.State, res.Wrote = v1alpha1.ChildInSync, true
@@ -364,23 +356,25 @@ func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) 
 	return obj, nil
 }
 
-// write applies desired; a real write (not a dry run) is recorded in the applier's own writes, so that the
-// watch event it causes is known as the operator's.
+// write applies desired; a real write (not a dry run) is tracked (see tracked).
 func (a *Applier) write(ctx context.Context, desired *unstructured.Unstructured, opts ...client.ApplyOption) error {
 	if slices.ContainsFunc(opts, func(o client.ApplyOption) bool { return o == client.DryRunAll }) {
 		return ServerSideApply(ctx, a.Client, desired, opts...)
 	}
-	done := a.Writes.begin(desired.GroupVersionKind(), desired.GetNamespace(), desired.GetName())
-	err := ServerSideApply(ctx, a.Client, desired, opts...)
-	done(err, desired.GetResourceVersion())
-	return err
+	return a.tracked(desired.GroupVersionKind(), desired, func() error { return ServerSideApply(ctx, a.Client, desired, opts...) })
 }
 
 // create makes a child the cache does not have, in one request (see CreateByApply).
 func (a *Applier) create(ctx context.Context, desired *unstructured.Unstructured) error {
-	done := a.Writes.begin(desired.GroupVersionKind(), desired.GetNamespace(), desired.GetName())
-	err := CreateByApply(ctx, a.Client, desired)
-	done(err, desired.GetResourceVersion())
+	return a.tracked(desired.GroupVersionKind(), desired, func() error { return CreateByApply(ctx, a.Client, desired) })
+}
+
+// tracked sends a write of obj, which the request updates with the server's answer, recorded in the
+// applier's own writes, so that the watch event it causes is known as the operator's.
+func (a *Applier) tracked(gvk schema.GroupVersionKind, obj client.Object, send func() error) error {
+	done := a.Writes.begin(gvk, obj.GetNamespace(), obj.GetName())
+	err := send()
+	done(err, obj.GetResourceVersion())
 	return err
 }
 
