@@ -103,6 +103,19 @@ type ReliabilityProfileSpec struct {
 	// +optional
 	Dashboard *DashboardSpec `json:"dashboard,omitempty"`
 
+	// Routing adds labels to every alert and every recorded series of the profile's PrometheusRule, and
+	// annotations to every alert, so that Alertmanager can route them (team, slack_channel, ...). An SLO's
+	// own spec.slos[].routing adds to it and wins on the same key; the labels the operator sets itself, and
+	// the platform's alert labels (ReliabilityPolicy spec.alerting.labels, --alert-labels), win over both.
+	// +optional
+	Routing *Routing `json:"routing,omitempty"`
+
+	// GameDays declares the service's game days (R-3: monthly game days, their impact measured). The
+	// GameDayOverdue alert fires when the last one held ended longer ago than the cadence, and with
+	// --prometheus-url the operator measures each held game day's impact into status.gameDays.
+	// +optional
+	GameDays *GameDaySpec `json:"gameDays,omitempty"`
+
 	// Exceptions are the manifesto rules this service is allowed to deviate from, each with a reason and an
 	// expiry (F-1: we do not silently bypass the rules).
 	// +listType=map
@@ -151,6 +164,7 @@ type MetricsSpec struct {
 
 // SLO is one service-level objective.
 //
+// +kubebuilder:validation:XValidation:rule="!has(self.maxGroups) || (has(self.groupBy) && size(self.groupBy) > 0)",message="spec.slos[].maxGroups: only applies with groupBy",fieldPath=".maxGroups"
 // +kubebuilder:validation:XValidation:rule="!has(self.externalObjective) || !self.objective.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || !self.externalObjective.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || double(self.objective) > double(self.externalObjective)",message="spec.slos[].objective: must be strictly higher than externalObjective (R-2: the internal SLO is stricter than what customers are promised)",fieldPath=".objective"
 type SLO struct {
 	// Name identifies the SLO within the profile; it becomes the `slo` label.
@@ -191,11 +205,59 @@ type SLO struct {
 	// Alerting tunes the multi-window multi-burn-rate alerts of this SLO.
 	// +optional
 	Alerting *SLOAlerting `json:"alerting,omitempty"`
+
+	// Routing adds labels to this SLO's alerts and series and annotations to its alerts, over spec.routing.
+	// +optional
+	Routing *Routing `json:"routing,omitempty"`
+
+	// GroupBy makes one SLO per value of these labels of the indicator's series, such as [route] or
+	// [customer_tier]: every series and alert of the SLO carries them, and each group has its own error
+	// budget and burn-rate alerts. The labels must be on the indicator's series (on both of a ratio's).
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=3
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && !k.startsWith('__'))",message="spec.slos[].groupBy: each entry must be a Prometheus label name (letters, digits and '_', not starting with a digit or '__'), such as route"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['service', 'slo', 'tier', 'namespace', 'severity', 'burnrate_tier', 'long_window', 'short_window', 'alertname', 'alertstate', 'le', 'field']))",message="spec.slos[].groupBy: service, slo, tier, namespace, severity, burnrate_tier, long_window, short_window, alertname, alertstate, le and field are the operator's own labels; group by a label of the indicator's series, such as route"
+	// +optional
+	GroupBy []string `json:"groupBy,omitempty"`
+
+	// MaxGroups bounds the number of groups of a grouped SLO: above it, the SLOGroupsAboveBound alert (a
+	// ticket) fires and the status says so, since every group costs its own series and alerts. Default 100;
+	// at most 1000.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MaxGroups *int32 `json:"maxGroups,omitempty"`
 }
 
-// Indicator has exactly one of ratio or latency.
+// DefaultMaxGroups is the bound on the groups of a grouped SLO when spec.slos[].maxGroups is omitted.
+const DefaultMaxGroups = 100
+
+// Routing holds the labels and annotations added to alerts (and the labels to recorded series) for routing
+// and ownership. Values may not contain "{{": Prometheus expands templates in alert labels and annotations,
+// and a template can query any series of the Prometheus, other tenants' included.
+type Routing struct {
+	// Labels such as team: payments. The operator's own labels cannot be set.
+	// +kubebuilder:validation:MaxProperties=10
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && !k.startsWith('__') && size(k) <= 63)",message="routing.labels: each key must be a Prometheus label name (letters, digits and '_', not starting with a digit or '__'), at most 63 characters, such as team"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['service', 'slo', 'tier', 'namespace', 'severity', 'burnrate_tier', 'long_window', 'short_window', 'alertname', 'alertstate', 'le', 'field', 'job', 'instance']))",message="routing.labels: service, slo, tier, namespace, severity, burnrate_tier, long_window, short_window, alertname, alertstate, le, field, job and instance are set by the operator or Prometheus"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) >= 1 && size(self[k]) <= 256 && !self[k].contains('{{'))",message="routing.labels: each value must be 1 to 256 characters without '{{' (Prometheus would expand it as a template)"
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// Annotations such as dashboard_url or slack_channel, added to alerts only. summary and description are
+	// the operator's; runbook_url comes from spec.slos[].alerting.runbookURL.
+	// +kubebuilder:validation:MaxProperties=10
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && size(k) <= 63)",message="routing.annotations: each key must be letters, digits and '_', not starting with a digit, at most 63 characters, such as dashboard_url"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['summary', 'description', 'runbook_url']))",message="routing.annotations: summary and description are written by the operator, and runbook_url comes from spec.slos[].alerting.runbookURL or spec.disasterRecovery.runbookURL"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 1024 && !self[k].contains('{{'))",message="routing.annotations: each value must be at most 1024 characters without '{{' (Prometheus would expand it as a template)"
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Indicator has exactly one of ratio, latency, boolGauge or promQL.
 //
-// +kubebuilder:validation:XValidation:rule="has(self.ratio) != has(self.latency)",message="spec.slos[].indicator: set exactly one of ratio or latency"
+// +kubebuilder:validation:XValidation:rule="(has(self.ratio) ? 1 : 0) + (has(self.latency) ? 1 : 0) + (has(self.boolGauge) ? 1 : 0) + (has(self.promQL) ? 1 : 0) == 1",message="spec.slos[].indicator: set exactly one of ratio, latency, boolGauge or promQL"
 type Indicator struct {
 	// Ratio counts errors against all requests.
 	// +optional
@@ -204,6 +266,44 @@ type Indicator struct {
 	// Latency counts requests slower than a threshold as errors.
 	// +optional
 	Latency *LatencyIndicator `json:"latency,omitempty"`
+
+	// BoolGauge counts the time a 0/1 gauge is 0 as bad time: probe_success, up, or a kube-state-metrics
+	// condition such as kube_deployment_status_condition{condition="Available",status="true"}.
+	// +optional
+	BoolGauge *BoolGaugeIndicator `json:"boolGauge,omitempty"`
+
+	// PromQL is an error ratio of two PromQL expressions, for what selectors cannot say.
+	// +optional
+	PromQL *PromQLIndicator `json:"promQL,omitempty"`
+}
+
+// BoolGaugeIndicator is good time over total time of a gauge that is 1 when good and 0 when bad, sampled at
+// every scrape: the SLI is the share of samples that are 1. A scrape that fails leaves no sample and is not
+// counted; use up as the gauge to count it.
+type BoolGaugeIndicator struct {
+	// Selector is a PromQL selector of the gauge, such as probe_success{job="blackbox",instance="https://shop.example.com"}.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Selector string `json:"selector"`
+}
+
+// PromQLIndicator is an error ratio of two PromQL expressions of per-second rates, each written with the
+// placeholder $window where its range goes, such as sum(rate(grpc_server_handled_total{grpc_code!="OK"}[$window])).
+// The operator evaluates them over 5m only and derives every longer window from the recorded 5m rates. Every
+// selector without a namespace matcher is limited to the profile's namespace, and each expression is summed
+// by the SLO's groupBy labels, so that it yields one series per group.
+type PromQLIndicator struct {
+	// Errors is the rate of bad events.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.contains('$window')",message="spec.slos[].indicator.promQL.errors: must use $window as the range of its rates, such as sum(rate(http_requests_total{code=~\"5..\"}[$window]))"
+	Errors string `json:"errors"`
+
+	// Total is the rate of all events.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.contains('$window')",message="spec.slos[].indicator.promQL.total: must use $window as the range of its rates, such as sum(rate(http_requests_total[$window]))"
+	Total string `json:"total"`
 }
 
 // RatioIndicator is an error ratio of two counters.
@@ -474,6 +574,55 @@ type DisasterRecoverySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,2}d$') && int(self.substring(0, size(self) - 1)) <= 366",message="spec.disasterRecovery.restoreTestMaxAge: must be a number of days from 1d to 366d, such as 90d (R-3)"
 	// +optional
 	RestoreTestMaxAge string `json:"restoreTestMaxAge,omitempty"`
+}
+
+// GameDaySpec is the service's game-day cadence and record (R-3).
+type GameDaySpec struct {
+	// Cadence is how often a game day is held, in days, such as "30d" (default: monthly).
+	// +kubebuilder:default="30d"
+	// +kubebuilder:validation:MaxLength=4
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[1-9][0-9]{0,2}d$') && int(self.substring(0, size(self) - 1)) >= 7 && int(self.substring(0, size(self) - 1)) <= 366",message="spec.gameDays.cadence: must be a number of days from 7d to 366d, such as 30d (R-3: monthly game days)"
+	// +optional
+	Cadence string `json:"cadence,omitempty"`
+
+	// Held are the game days held, each with its window. The operator measures the impact of each one that
+	// has ended into status.gameDays.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=24
+	// +optional
+	Held []GameDay `json:"held,omitempty"`
+}
+
+// GameDay is one game day: when chaos was injected, and where its follow-up actions are written down.
+//
+// +kubebuilder:validation:XValidation:rule="timestamp(self.end) > timestamp(self.start)",message="spec.gameDays.held[].end: must be after start",fieldPath=".end"
+// +kubebuilder:validation:XValidation:rule="timestamp(self.end) - timestamp(self.start) <= duration('24h')",message="spec.gameDays.held[].end: a game day's window is at most 24h after its start; declare a longer exercise as several game days",fieldPath=".end"
+type GameDay struct {
+	// Name identifies the game day, such as 2026-11-db-failover.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="!format.dns1123Label().validate(self).hasValue()",message="spec.gameDays.held[].name: must be lowercase letters, digits and '-', such as 2026-11-db-failover"
+	Name string `json:"name"`
+
+	// Start and End bound the window chaos was injected in, RFC 3339 times such as 2026-11-12T14:00:00Z.
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:MaxLength=64
+	Start string `json:"start"`
+	// +kubebuilder:validation:Format=date-time
+	// +kubebuilder:validation:MaxLength=64
+	End string `json:"end"`
+
+	// Scenario says what was injected, such as "primary database failover".
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Scenario string `json:"scenario,omitempty"`
+
+	// ActionsURL links the post-game-day actions (R-3).
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^[:space:]]+$') && isURL(self)",message="spec.gameDays.held[].actionsURL: must be an http or https URL without spaces, such as https://wiki.example.com/gamedays/2026-11"
+	// +optional
+	ActionsURL string `json:"actionsURL,omitempty"`
 }
 
 // BackupSpec describes the Velero backup of the service. It always covers the profile's own namespace only:
@@ -837,10 +986,52 @@ type SLOStatus struct {
 	// BurnRate1h is how fast the budget burned over the last hour: 1 spends it exactly over the SLO window.
 	// +optional
 	BurnRate1h string `json:"burnRate1h,omitempty"`
+	// Groups is the number of groups of an SLO with groupBy that Prometheus reports; SLI, budget and burn rate
+	// are then those of the group with the least budget left, named by WorstGroup, such as "route=/checkout".
+	// +optional
+	Groups *int32 `json:"groups,omitempty"`
+	// +optional
+	WorstGroup string `json:"worstGroup,omitempty"`
 	// ObservedAt is when Prometheus was read and these values last changed; the status is not rewritten while
 	// they stay the same.
 	// +optional
 	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
+}
+
+// GameDayStatus is the measured impact of one held game day (R-3), read from Prometheus once its window has
+// ended and kept: Prometheus forgets old samples, the status does not.
+type GameDayStatus struct {
+	// Name of the game day.
+	Name string `json:"name"`
+	// SLOs is each SLO's share of its error budget spent during the window.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	SLOs []GameDaySLOImpact `json:"slos,omitempty"`
+	// AlertsFired are the alerts of the service that fired during the window, such as
+	// "ErrorBudgetBurn{slo=availability,burnrate_tier=page-fast,severity=page}".
+	// +optional
+	AlertsFired []string `json:"alertsFired,omitempty"`
+	// TimeToFirstPage is how long after the start the first paging alert fired, such as "4m30s"; empty when
+	// none fired.
+	// +optional
+	TimeToFirstPage string `json:"timeToFirstPage,omitempty"`
+	// MeasuredAt is when the impact was read.
+	// +optional
+	MeasuredAt *metav1.Time `json:"measuredAt,omitempty"`
+	// Message says why the impact is not measured, such as "the window has not ended".
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// GameDaySLOImpact is one SLO's error budget spent during a game day.
+type GameDaySLOImpact struct {
+	// Name of the SLO.
+	Name string `json:"name"`
+	// ErrorBudgetSpent is the share of the SLO window's error budget the game day spent, in percent, such as
+	// "2.4%".
+	// +optional
+	ErrorBudgetSpent string `json:"errorBudgetSpent,omitempty"`
 }
 
 // ReliabilityProfileStatus is what the operator observed and did.
@@ -850,7 +1041,8 @@ type ReliabilityProfileStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions: Ready, Drifted, Degraded, and Stalled or Reconciling when they apply (kstatus); RulesLoaded
-	// with --prometheus-url; SpotWithinLimit (P-3) with --spot-placement.
+	// and SLOInputs (every SLO's input series exist) with --prometheus-url; SpotWithinLimit (P-3) with
+	// --spot-placement.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -878,6 +1070,12 @@ type ReliabilityProfileStatus struct {
 	// --spot-placement.
 	// +optional
 	Placement *PlacementStatus `json:"placement,omitempty"`
+
+	// GameDays report the measured impact of each held game day (R-3), with --prometheus-url.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	GameDays []GameDayStatus `json:"gameDays,omitempty"`
 
 	// Compliance is the verdict on each manifesto rule the operator can judge for the service, with
 	// spec.exceptions applied until they expire (F-1).
