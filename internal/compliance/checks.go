@@ -8,6 +8,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/dr"
+	"github.com/reliability-operator/reliability-operator/internal/gameday"
 	"github.com/reliability-operator/reliability-operator/internal/policy"
 )
 
@@ -254,24 +255,57 @@ func restoreDrillDue(rp *v1alpha1.ReliabilityProfile) *time.Time {
 	return plan.RestoreTestDue()
 }
 
-// drills happen, and recently: a restore drill within its maximum age.
+func gameDayDue(rp *v1alpha1.ReliabilityProfile) *time.Time {
+	plan, err := gameday.PlanOf(rp)
+	if err != nil || plan == nil {
+		return nil
+	}
+	return plan.Due()
+}
+
+// drills happen, and recently. Two records count, each within its own allowance: a restore drill
+// (spec.disasterRecovery.lastRestoreTest, within restoreTestMaxAge) and a game day (the last of
+// spec.gameDays.held ended within the cadence). One current record passes; the message names every record,
+// so that an overdue one shows even then (its own alert, RestoreDrillOverdue or GameDayOverdue, fires too).
 func checkRestoreDrill(s Snapshot) Verdict {
 	plan, err := dr.PlanOf(s.Profile)
 	if err != nil {
 		return unknown("spec.disasterRecovery cannot be read: %v.", err)
 	}
-	if plan == nil || plan.LastRestoreTest == nil {
-		if !critical(s.Profile) {
-			return notApplicable("No restore drill recorded; drills are asked of critical services.")
+	games, err := gameday.PlanOf(s.Profile)
+	if err != nil {
+		return unknown("spec.gameDays cannot be read: %v.", err)
+	}
+	var current, overdue []string
+	if plan != nil && plan.LastRestoreTest != nil {
+		if due := plan.RestoreTestDue(); s.Now.Before(*due) {
+			current = append(current, fmt.Sprintf("Last restore drill on %s; the next is due on %s.",
+				plan.LastRestoreTest.Format(time.DateOnly), due.Format(time.DateOnly)))
+		} else {
+			overdue = append(overdue, fmt.Sprintf("The last restore drill, on %s, is older than %s: one was due on %s.",
+				plan.LastRestoreTest.Format(time.DateOnly), days(plan.RestoreTestMaxAge), due.Format(time.DateOnly)))
 		}
-		return fail("No restore drill recorded (spec.disasterRecovery.lastRestoreTest).")
 	}
-	due := plan.RestoreTestDue()
-	if !s.Now.Before(*due) {
-		return fail("The last restore drill, on %s, is older than %s: one was due on %s.", plan.LastRestoreTest.Format(time.DateOnly),
-			days(plan.RestoreTestMaxAge), due.Format(time.DateOnly))
+	if games != nil {
+		if due := games.Due(); due == nil {
+			overdue = append(overdue, fmt.Sprintf("No game day recorded (spec.gameDays.held), with a cadence of %s.", days(games.Cadence)))
+		} else if last := games.Last(); s.Now.Before(*due) {
+			current = append(current, fmt.Sprintf("Last game day %s ended on %s; the next is due on %s.",
+				last.Name, last.End.Format(time.DateOnly), due.Format(time.DateOnly)))
+		} else {
+			overdue = append(overdue, fmt.Sprintf("The last game day, %s, ended on %s, longer ago than the cadence of %s: one was due on %s.",
+				last.Name, last.End.Format(time.DateOnly), days(games.Cadence), due.Format(time.DateOnly)))
+		}
 	}
-	return pass("Last restore drill on %s; the next is due on %s.", plan.LastRestoreTest.Format(time.DateOnly), due.Format(time.DateOnly))
+	switch {
+	case len(current) > 0:
+		return pass("%s", strings.Join(append(current, overdue...), " "))
+	case len(overdue) > 0:
+		return fail("%s", strings.Join(overdue, " "))
+	case !critical(s.Profile):
+		return notApplicable("No restore drill or game day recorded; drills are asked of critical services.")
+	}
+	return fail("No restore drill recorded (spec.disasterRecovery.lastRestoreTest) and no game day (spec.gameDays.held).")
 }
 
 func days(d time.Duration) string { return fmt.Sprintf("%dd", int(d.Hours()/24)) }

@@ -118,7 +118,7 @@ func ExceptionEnd(e v1alpha1.Exception) (time.Time, bool) {
 }
 
 // NextChange is the earliest time after s.Now at which a verdict can change with nothing else changing: an
-// exception ending or a restore drill falling due. The controller looks again then. Zero when there is none.
+// exception ending, a restore drill or a game day falling due. The controller looks again then. Zero when there is none.
 func NextChange(s Snapshot) time.Time {
 	var next time.Time
 	consider := func(t time.Time) {
@@ -132,6 +132,9 @@ func NextChange(s Snapshot) time.Time {
 		}
 	}
 	if due := restoreDrillDue(s.Profile); due != nil {
+		consider(*due)
+	}
+	if due := gameDayDue(s.Profile); due != nil {
 		consider(*due)
 	}
 	// A service still not scraped when its grace ends fails then, though Prometheus' answer stays the same.

@@ -293,3 +293,48 @@ func TestTheEndOfTheScrapeGraceIsANextChange(t *testing.T) {
 		t.Errorf("next change %s for a scraped service, want none", next)
 	}
 }
+
+// R-3 asks for game days; a restore drill was the only record the operator read before spec.gameDays. Either
+// counts when it is current, and an overdue one is named even when the other passes.
+func TestGameDaysCountForR3AsRestoreDrillsDo(t *testing.T) {
+	held := func(end string) *v1alpha1.GameDaySpec {
+		return &v1alpha1.GameDaySpec{Cadence: "30d", Held: []v1alpha1.GameDay{{Name: "db-failover", Start: "2026-11-20T10:00:00Z", End: end}}}
+	}
+	tests := []struct {
+		name    string
+		drill   string
+		games   *v1alpha1.GameDaySpec
+		now     time.Time
+		want    v1alpha1.ComplianceResult
+		message string
+		next    time.Time
+	}{
+		{"a game day within the cadence passes without a restore drill", "", held("2026-11-20T12:00:00Z"), today,
+			v1alpha1.CompliancePass, "Last game day db-failover ended on 2026-11-20; the next is due on 2026-12-20.", time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)},
+		{"a game day past the cadence fails without a restore drill", "", held("2026-10-20T12:00:00Z"), today,
+			v1alpha1.ComplianceFail, "longer ago than the cadence of 30d: one was due on 2026-11-19", time.Time{}},
+		{"declared game days with none held fail", "", &v1alpha1.GameDaySpec{Cadence: "30d"}, today,
+			v1alpha1.ComplianceFail, "No game day recorded", time.Time{}},
+		{"a current restore drill passes, naming the overdue game day", "2026-11-01", held("2026-10-20T12:00:00Z"), today,
+			v1alpha1.CompliancePass, "The last game day, db-failover, ended on 2026-10-20", time.Date(2027, 1, 30, 0, 0, 0, 0, time.UTC)},
+		{"a current game day passes, naming the overdue restore drill", "2026-11-01", held("2027-01-25T12:00:00Z"), time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC),
+			v1alpha1.CompliancePass, "The last restore drill, on 2026-11-01, is older than 90d", time.Date(2027, 2, 24, 12, 0, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := profile()
+			rp.Spec.DisasterRecovery.LastRestoreTest = tt.drill
+			rp.Spec.GameDays = tt.games
+			if tt.games != nil && len(tt.games.Held) > 0 {
+				rp.Spec.GameDays.Held[0].Start = tt.games.Held[0].End[:11] + "10:00:00Z"
+			}
+			s := Snapshot{Profile: rp, PDB: healthyPDB(), Cluster: cluster(), Now: tt.now}
+			if v := verdictOf(t, Evaluate(s), v1alpha1.RuleR3); v.Result != tt.want || !strings.Contains(v.Message, tt.message) {
+				t.Errorf("R-3: %s %q, want %s mentioning %q", v.Result, v.Message, tt.want, tt.message)
+			}
+			if next := NextChange(s); !next.Equal(tt.next) {
+				t.Errorf("next change %s, want %s", next, tt.next)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/dr"
+	"github.com/reliability-operator/reliability-operator/internal/gameday"
 	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
 
@@ -34,6 +35,13 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 		if g := dr.Rules(*plan); g != nil {
 			groups = append(groups, *g)
 		}
+	}
+	games, err := gameday.PlanOf(rp)
+	if err != nil {
+		return nil, err
+	}
+	if games != nil {
+		groups = append(groups, gameday.Rules(*games))
 	}
 	addAlertLabels(groups, opts.AlertLabels)
 	return &monitoringv1.PrometheusRule{
