@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/apply"
@@ -208,7 +209,8 @@ func describe(children []v1alpha1.ChildStatus) string {
 	return strings.Join(parts, "; ")
 }
 
-// setObservedStatus writes what Prometheus reported: status.slos[] and the RulesLoaded condition. When
+// setObservedStatus writes what Prometheus reported: status.slos[], status.gameDays[] and the RulesLoaded and
+// SLOInputs conditions. When
 // Prometheus could not be read, the last known SLO values stay, each with the time it was read.
 func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation) {
 	st := &rp.Status
@@ -228,6 +230,8 @@ func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation)
 			strings.Join(obs.MissingGroups, ", "), rp.Namespace, rp.Name)
 	}
 	setCondition(st, c, rp.Generation, at)
+	setSLOInputsCondition(rp, obs, at)
+	setGameDaysStatus(rp, obs)
 
 	if obs.Err != "" {
 		return
@@ -245,10 +249,15 @@ func setObservedStatus(rp *v1alpha1.ReliabilityProfile, obs observe.Observation)
 		if v.BurnRate1h != nil {
 			entry.BurnRate1h = strconv.FormatFloat(*v.BurnRate1h, 'f', 2, 64)
 		}
+		if len(s.GroupBy) > 0 {
+			entry.Groups, entry.WorstGroup = ptr.To(int32(v.Groups)), v.WorstGroup
+			entry.Message = groupsMessage(s, v)
+		}
 		// observedAt moves only with the values: an unchanged SLO costs no status write.
 		for _, prev := range st.SLOs {
 			if prev.Name == entry.Name && prev.SLI == entry.SLI && prev.ErrorBudgetRemaining == entry.ErrorBudgetRemaining &&
-				prev.BurnRate1h == entry.BurnRate1h && prev.ObservedAt != nil {
+				prev.BurnRate1h == entry.BurnRate1h && equalInt32(prev.Groups, entry.Groups) && prev.WorstGroup == entry.WorstGroup &&
+				prev.Message == entry.Message && prev.ObservedAt != nil {
 				entry.ObservedAt = prev.ObservedAt
 			}
 		}
@@ -302,4 +311,8 @@ func setLogsStatus(rp *v1alpha1.ReliabilityProfile, backend *LogBackend, results
 		st.Enforced, st.Message = backend.State.Enforced(rp)
 	}
 	rp.Status.Logs = st
+}
+
+func equalInt32(a, b *int32) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }

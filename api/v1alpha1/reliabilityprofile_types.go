@@ -848,6 +848,11 @@ const (
 	// (status.compliance[]), False when one fails, Unknown when none fails and the operator cannot judge
 	// one. It does not affect Ready, which is about the children.
 	CompliantCondition = "Compliant"
+	// SLOInputsCondition says whether every SLO's input series exist in Prometheus: False while an
+	// SLOInputAbsent or SLOThresholdNotABucket alert of the profile is pending or firing, naming the field
+	// and the selector as written, Unknown when Prometheus could not be read. Set only with --prometheus-url;
+	// it does not affect Ready, which is about the children.
+	SLOInputsCondition = "SLOInputs"
 )
 
 // Condition reasons of a ReliabilityProfile.
@@ -908,6 +913,14 @@ const (
 	InvalidPlacementReason = "InvalidPlacement"
 	// SpotPlacementAuditedReason (Event, Audit mode): what the webhook would have done to a pod.
 	SpotPlacementAuditedReason = "SpotPlacementAudited"
+	// InputsPresentReason (SLOInputs): no SLOInputAbsent or SLOThresholdNotABucket alert of the profile is
+	// pending or firing.
+	InputsPresentReason = "InputsPresent"
+	// InputAbsentReason (SLOInputs): a selector of an SLO's indicator matches no series (SLOInputAbsent).
+	InputAbsentReason = "InputAbsent"
+	// ThresholdNotABucketReason (SLOInputs): a latency SLO's threshold is not a bucket boundary of its
+	// classic histogram (SLOThresholdNotABucket).
+	ThresholdNotABucketReason = "ThresholdNotABucket"
 )
 
 // PlacementStatus is where the service's pods run, observed from Pods and Nodes (P-3).
@@ -992,6 +1005,9 @@ type SLOStatus struct {
 	Groups *int32 `json:"groups,omitempty"`
 	// +optional
 	WorstGroup string `json:"worstGroup,omitempty"`
+	// Message says what is wrong with the values, such as a grouped SLO with more groups than its maxGroups.
+	// +optional
+	Message string `json:"message,omitempty"`
 	// ObservedAt is when Prometheus was read and these values last changed; the status is not rewritten while
 	// they stay the same.
 	// +optional
@@ -1003,6 +1019,10 @@ type SLOStatus struct {
 type GameDayStatus struct {
 	// Name of the game day.
 	Name string `json:"name"`
+	// Window is the window measured, "<start>/<end>" as RFC 3339 times (an ISO 8601 interval): a change of
+	// the game day's window in the spec makes the operator measure it again.
+	// +optional
+	Window string `json:"window,omitempty"`
 	// SLOs is each SLO's share of its error budget spent during the window.
 	// +listType=map
 	// +listMapKey=name

@@ -5,10 +5,18 @@
 // asks the controller to reconcile the profiles whose observation changed; the reconciler writes status.
 //
 // It also reads, for the manifesto's O-7 and O-8, how many of each service's scrape targets are up and
-// whether the version metric a profile declares has series.
+// whether the version metric a profile declares has series; which SLOInputAbsent and SLOThresholdNotABucket
+// alerts are pending or firing (the SLOInputs condition); and, for R-3, the impact of each held game day
+// whose window has ended (gamedays.go).
 //
-// One poll costs five instant queries (one more per 200 distinct version metric names) and one rules
-// request for all profiles together, never one per profile and never one per reconcile.
+// One poll costs six instant queries (one more per 200 distinct version metric names) and one rules
+// request for all profiles together, never one per profile and never one per reconcile; and two queries per
+// held game day not measured yet, none once it is measured (the status keeps it).
+//
+// The SLO-window series (slo:sli_error:ratio_rate<window>, slo:error_budget_remaining:ratio) are evaluated
+// in their own group every --slo-window-interval, so an instant query, which looks back 5 minutes, can fall
+// between two of their samples; they are read as last_over_time(<series>[L]) with L = max(10m, 2 × the
+// window interval + 1m) (Lookback).
 package observe
 
 import (
@@ -40,6 +48,11 @@ import (
 // loaded).
 type SLOValues struct {
 	SLI, BudgetRemaining, BurnRate1h *float64
+	// Groups is the number of groups of an SLO with groupBy that Prometheus reports (zero without groupBy);
+	// the values are then those of the group with the least budget remaining, WorstGroup, written
+	// "label=value,..." in the order of groupBy.
+	Groups     int
+	WorstGroup string
 }
 
 // Observation is what one poll found about one profile.
@@ -59,6 +72,10 @@ type Observation struct {
 	// VersionMetricSeries tells whether the profile's declared version metric (O-8) has a series of the
 	// service; false when none is declared.
 	VersionMetricSeries bool
+	// InputAlerts are the profile's SLOInputAbsent and SLOThresholdNotABucket alerts, pending or firing, sorted.
+	InputAlerts []InputAlert
+	// GameDays are the held game days of the spec, in its order, measured or saying why not.
+	GameDays []GameDayImpact
 }
 
 // Targets counts scrape targets: all of them, and those whose last scrape succeeded.
@@ -77,6 +94,9 @@ type Rule struct {
 type Observer struct {
 	API      promv1.API
 	Interval time.Duration
+	// WindowInterval is --slo-window-interval, how often the SLO-window rules are evaluated; zero is
+	// slo.DefaultWindowInterval.
+	WindowInterval time.Duration
 	// Profiles lists the profiles to observe (the manager's cached client).
 	Profiles client.Reader
 	// Changed receives the profiles whose observation changed, for the controller to reconcile.
@@ -185,7 +205,8 @@ func (o *Observer) liveRules(ctx context.Context) (map[client.ObjectKey]Rule, er
 func sameFindings(a, b Observation) bool {
 	return a.Err == b.Err && a.NoRule == b.NoRule && reflect.DeepEqual(a.SLOs, b.SLOs) &&
 		reflect.DeepEqual(a.MissingGroups, b.MissingGroups) && a.Targets == b.Targets &&
-		a.VersionMetricSeries == b.VersionMetricSeries
+		a.VersionMetricSeries == b.VersionMetricSeries && reflect.DeepEqual(a.InputAlerts, b.InputAlerts) &&
+		reflect.DeepEqual(a.GameDays, b.GameDays)
 }
 
 // seriesKey identifies an SLO's series: its namespace, service and slo labels.
@@ -199,7 +220,8 @@ type versionKey struct{ metric, namespace, service string }
 
 // answers is what one poll read from Prometheus.
 type answers struct {
-	slos     map[seriesKey]SLOValues
+	slos     map[seriesKey][]groupValues
+	inputs   map[serviceKey][]InputAlert
 	groups   map[string][]string // loaded rule groups by file base name
 	targets  map[serviceKey]Targets
 	versions map[versionKey]bool
@@ -209,6 +231,10 @@ type answers struct {
 func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityProfile, rules map[client.ObjectKey]Rule, now time.Time) map[client.ObjectKey]Observation {
 	out := map[client.ObjectKey]Observation{}
 	found, err := o.query(ctx, profiles, now)
+	o.mu.RLock()
+	previous := o.observations
+	o.mu.RUnlock()
+	budget := measurementsPerPoll
 	for _, rp := range profiles {
 		if rp.DecodeError() != nil {
 			continue // its SLOs are unknown; its status says why
@@ -221,13 +247,15 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 			continue
 		}
 		for _, s := range rp.Spec.SLOs {
-			if v, ok := found.slos[seriesKey{rp.Namespace, rp.Spec.Service, s.Name}]; ok {
+			if v, ok := worstGroup(found.slos[seriesKey{rp.Namespace, rp.Spec.Service, s.Name}], s.GroupBy); ok {
 				if obs.SLOs == nil {
 					obs.SLOs = map[string]SLOValues{}
 				}
 				obs.SLOs[s.Name] = v
 			}
 		}
+		obs.InputAlerts = found.inputs[serviceKey{rp.Namespace, rp.Spec.Service}]
+		obs.GameDays = o.gameDays(ctx, &rp, previous[key].GameDays, now, &budget)
 		if rule, ok := rules[key]; ok {
 			obs.MissingGroups = missingGroups(key, rule, found.groups)
 		} else {
@@ -255,38 +283,27 @@ func (o *Observer) query(ctx context.Context, profiles []v1alpha1.ReliabilityPro
 		vec, _ := v.(model.Vector)
 		return vec, nil
 	}
-	read := func(metric string) (map[seriesKey]float64, error) {
-		vec, err := vector(metric)
-		out := map[seriesKey]float64{}
-		for _, s := range vec {
-			out[seriesKey{string(s.Metric["namespace"]), string(s.Metric["service"]), string(s.Metric["slo"])}] = float64(s.Value)
-		}
-		return out, err
+	keyOf := func(m model.Metric) seriesKey {
+		return seriesKey{string(m["namespace"]), string(m["service"]), string(m["slo"])}
 	}
 	var found answers
-	remaining, err := read("slo:error_budget_remaining:ratio")
+	// The budget is one per SLO, whatever its groups and, while the tier changes, its tiers.
+	budgets, err := vector("max by (namespace, service, slo) (slo:error_budget:ratio)")
 	if err != nil {
 		return found, err
 	}
-	budget, err := read("slo:error_budget:ratio")
+	remaining, err := vector(fmt.Sprintf("last_over_time(slo:error_budget_remaining:ratio[%s])", model.Duration(Lookback(o.WindowInterval))))
 	if err != nil {
 		return found, err
 	}
-	ratio1h, err := read("slo:sli_error:ratio_rate1h")
+	ratio1h, err := vector("slo:sli_error:ratio_rate1h")
 	if err != nil {
 		return found, err
 	}
-	found.slos = map[seriesKey]SLOValues{}
-	for k, b := range budget {
-		var v SLOValues
-		if r, ok := remaining[k]; ok && isNumber(r) {
-			// remaining = 1 − errorRatio/budget, so the SLI over the window is 1 − (1 − remaining) × budget.
-			v.BudgetRemaining, v.SLI = ptr(r), ptr(1-(1-r)*b)
-		}
-		if e, ok := ratio1h[k]; ok && isNumber(e) && b > 0 {
-			v.BurnRate1h = ptr(e / b)
-		}
-		found.slos[k] = v
+	found.slos = slosOf(budgets, remaining, ratio1h, keyOf)
+	found.inputs, err = o.inputAlerts(ctx, now)
+	if err != nil {
+		return found, err
 	}
 	rules, err := o.API.Rules(ctx, nil)
 	if err != nil {

@@ -200,6 +200,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		if err != nil {
 			return nil, err
 		}
+		observer.WindowInterval = o.Render.SLOWindowInterval // the SLO-window series are read over a lookback of it
 		if err := mgr.Add(observer); err != nil {
 			return nil, err
 		}
