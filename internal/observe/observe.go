@@ -13,10 +13,11 @@
 // request for all profiles together, never one per profile and never one per reconcile; and two queries per
 // held game day not measured yet, none once it is measured (the status keeps it).
 //
-// The SLO-window series (slo:sli_error:ratio_rate<window>, slo:error_budget_remaining:ratio) are evaluated
-// in their own group every --slo-window-interval, so an instant query, which looks back 5 minutes, can fall
-// between two of their samples; they are read as last_over_time(<series>[L]) with L = max(10m, 2 × the
-// window interval + 1m) (Lookback).
+// The SLO-window series (slo:sli_error:ratio_rate<window> and slo:error_budget_remaining:ratio, of which the
+// observer reads the latter) are evaluated in their own group every --slo-window-interval, so an instant
+// query, which looks back 5 minutes, can fall between two of their samples; they are read as
+// last_over_time(<series>[L]) with L = max(10m, 2 × the window interval + 1m) (Lookback). The other series
+// are evaluated at Prometheus' global interval and read at the instant.
 package observe
 
 import (
