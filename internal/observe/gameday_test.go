@@ -72,7 +72,7 @@ func TestTheObserverMeasuresAGameDayFromARealPrometheus(t *testing.T) {
 		series(&b, fmt.Sprintf(`ALERTS{alertname=%q,alertstate=%q,namespace="shop",service="checkout",tier="critical"%s}`, name, state, extra),
 			from, to, time.Minute, on)
 	}
-	page := `,slo="availability",burnrate_tier="page-fast",severity="page"`
+	page := `,slo="availability",burnrate_tier="page-fast",severity="page",long_window="1h",short_window="5m",team="payments"`
 	alert("ErrorBudgetBurn", "pending", page, between(start.Add(32*time.Minute), start.Add(34*time.Minute), 1, nan))
 	alert("ErrorBudgetBurn", "firing", page, between(start.Add(34*time.Minute), start.Add(61*time.Minute), 1, nan))
 	alert("ErrorBudgetBurn", "firing", `,slo="availability",burnrate_tier="ticket-fast",severity="ticket"`,
@@ -88,6 +88,7 @@ func TestTheObserverMeasuresAGameDayFromARealPrometheus(t *testing.T) {
 	rp := profile("checkout", "checkout")
 	rp.Spec.Tier = v1alpha1.TierCritical
 	rp.Spec.SLOs[0].Objective = "99"
+	rp.Spec.Routing = &v1alpha1.Routing{Labels: map[string]string{"team": "payments"}}
 	rp.Spec.GameDays = &v1alpha1.GameDaySpec{Cadence: "30d", Held: []v1alpha1.GameDay{
 		{Name: "db-failover", Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)},
 		{Name: "long-ago", Start: now.Add(-20 * 24 * time.Hour).Format(time.RFC3339), End: now.Add(-20*24*time.Hour + time.Hour).Format(time.RFC3339)},

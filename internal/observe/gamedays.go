@@ -37,8 +37,9 @@ type GameDayImpact struct {
 	// requests recorded in the window is absent.
 	BudgetSpent map[string]float64
 	// AlertsFired are the alerts of the service that fired during the window, "Name{label=value,...}" with
-	// the labels that tell them apart (not namespace, service, tier or alertstate), sorted. The alerts about
-	// the record rather than the service (GameDayOverdue, RestoreDrillOverdue) are left out.
+	// the labels that tell them apart, sorted: not namespace, service, tier, alertstate, long_window and
+	// short_window (burnrate_tier names them), nor the profile's routing labels, the same on every alert. The
+	// alerts about the record rather than the service (GameDayOverdue, RestoreDrillOverdue) are left out.
 	AlertsFired []string
 	// TimeToFirstPage is how long after the start the first alert with a page severity fired (the SLOs'
 	// spec.slos[].alerting.pageSeverity, else "page"); nil when none did.
@@ -162,7 +163,7 @@ func (o *Observer) measure(ctx context.Context, rp *v1alpha1.ReliabilityProfile,
 		impact.BudgetSpent = nil
 		return impact
 	}
-	pages := pageSeverities(rp)
+	pages, same := pageSeverities(rp), routingLabels(rp)
 	fired := map[string]bool{}
 	var firstPage *time.Time
 	if m, ok := v.(model.Matrix); ok {
@@ -171,7 +172,7 @@ func (o *Observer) measure(ctx context.Context, rp *v1alpha1.ReliabilityProfile,
 			if notMeasured[name] || len(s.Values) == 0 {
 				continue
 			}
-			fired[alertName(s.Metric)] = true
+			fired[alertName(s.Metric, same)] = true
 			if pages[string(s.Metric["severity"])] {
 				if t := s.Values[0].Timestamp.Time(); firstPage == nil || t.Before(*firstPage) {
 					firstPage = &t
@@ -203,12 +204,32 @@ func pageSeverities(rp *v1alpha1.ReliabilityProfile) map[string]bool {
 	return out
 }
 
+// routingLabels are the label names spec.routing and spec.slos[].routing add to the profile's alerts.
+func routingLabels(rp *v1alpha1.ReliabilityProfile) map[model.LabelName]bool {
+	out := map[model.LabelName]bool{}
+	add := func(r *v1alpha1.Routing) {
+		if r != nil {
+			for k := range r.Labels {
+				out[model.LabelName(k)] = true
+			}
+		}
+	}
+	add(rp.Spec.Routing)
+	for _, s := range rp.Spec.SLOs {
+		add(s.Routing)
+	}
+	return out
+}
+
 // alertName is "Name{label=value,...}" with the labels that tell the service's alerts apart.
-func alertName(m model.Metric) string {
+func alertName(m model.Metric, leaveOut map[model.LabelName]bool) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch k {
-		case model.AlertNameLabel, model.MetricNameLabel, "namespace", "service", "tier", "alertstate":
+		case model.AlertNameLabel, model.MetricNameLabel, "namespace", "service", "tier", "alertstate", "long_window", "short_window":
+			continue
+		}
+		if leaveOut[k] {
 			continue
 		}
 		parts = append(parts, string(k)+"="+string(m[k]))
