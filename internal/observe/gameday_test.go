@@ -13,8 +13,10 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
@@ -77,6 +79,8 @@ func TestTheObserverMeasuresAGameDayFromARealPrometheus(t *testing.T) {
 	alert("ErrorBudgetBurn", "firing", page, between(start.Add(34*time.Minute), start.Add(61*time.Minute), 1, nan))
 	alert("ErrorBudgetBurn", "firing", `,slo="availability",burnrate_tier="ticket-fast",severity="ticket"`,
 		between(start.Add(50*time.Minute), end.Add(30*time.Minute), 1, nan))
+	// A page under the ReliabilityPolicy's page severity, critical, is checkout's first (see below).
+	alert("TargetDown", "firing", `,severity="critical"`, between(start.Add(20*time.Minute), start.Add(25*time.Minute), 1, nan))
 	// About the record, not the service: left out.
 	alert("GameDayOverdue", "firing", `,severity="ticket"`, func(time.Time) float64 { return 1 })
 	// A page of another service in the window is not checkout's.
@@ -116,12 +120,13 @@ func TestTheObserverMeasuresAGameDayFromARealPrometheus(t *testing.T) {
 	wantAlerts := []string{
 		"ErrorBudgetBurn{burnrate_tier=page-fast,severity=page,slo=availability}",
 		"ErrorBudgetBurn{burnrate_tier=ticket-fast,severity=ticket,slo=availability}",
+		"TargetDown{severity=critical}",
 	}
 	if !sort.StringsAreSorted(g.AlertsFired) || strings.Join(g.AlertsFired, " ") != strings.Join(wantAlerts, " ") {
 		t.Errorf("alerts fired %v, want %v", g.AlertsFired, wantAlerts)
 	}
 	if g.TimeToFirstPage == nil || *g.TimeToFirstPage != 34*time.Minute {
-		t.Errorf("time to first page %v, want 34m", g.TimeToFirstPage)
+		t.Errorf("time to first page %v, want 34m: without a policy, severity critical does not page", g.TimeToFirstPage)
 	}
 	if old := obs.GameDays[1]; !old.Measured() || len(old.BudgetSpent) != 0 || !strings.Contains(old.Message, "no requests of the SLO(s) availability") {
 		t.Errorf("a game day older than the data: %+v, want it measured with a message that Prometheus has no data", old)
@@ -133,6 +138,21 @@ func TestTheObserverMeasuresAGameDayFromARealPrometheus(t *testing.T) {
 	if n := api.queries.Load(); n != 6+2*2 {
 		t.Errorf("%d queries, want 6 and 2 for each of the two game days measured", n)
 	}
+
+	// Under a ReliabilityPolicy whose page severity is critical, the TargetDown alert 20 minutes in pages.
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	o.Policies = fake.NewClientBuilder().WithScheme(scheme).WithObjects(&v1alpha1.ReliabilityPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.PolicyName},
+		Spec:       v1alpha1.ReliabilityPolicySpec{Alerting: &v1alpha1.AlertingPolicy{PageSeverity: "critical"}},
+	}).Build()
+	obs = o.Observe(context.Background(), []v1alpha1.ReliabilityProfile{rp}, nil, now)[client.ObjectKeyFromObject(&rp)]
+	if g := obs.GameDays[0]; g.TimeToFirstPage == nil || *g.TimeToFirstPage != 20*time.Minute {
+		t.Errorf("time to first page under the policy %v, want 20m", g.TimeToFirstPage)
+	}
+	o.Policies = nil
 
 	// Once the status holds the measurement, nothing is read again; a window that changed is measured again.
 	api.queries.Store(0)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/gameday"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
+	"github.com/reliability-operator/reliability-operator/internal/render"
 	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
 
@@ -41,8 +43,8 @@ type GameDayImpact struct {
 	// short_window (burnrate_tier names them), nor the profile's routing labels, the same on every alert. The
 	// alerts about the record rather than the service (GameDayOverdue, RestoreDrillOverdue) are left out.
 	AlertsFired []string
-	// TimeToFirstPage is how long after the start the first alert with a page severity fired (the SLOs'
-	// spec.slos[].alerting.pageSeverity, else "page"); nil when none did.
+	// TimeToFirstPage is how long after the start the first alert with a page severity fired (page, and the
+	// SLOs' spec.slos[].alerting.pageSeverity or the ReliabilityPolicy's); nil when none did.
 	TimeToFirstPage *time.Duration
 	// MeasuredAt is when Prometheus was read; zero while the game day is not measured.
 	MeasuredAt time.Time
@@ -75,7 +77,7 @@ func WindowOf(w gameday.Window) string {
 // gameDays are the profile's held game days: those measured before (in status, or in the previous
 // observation) are carried over without a query; those whose window has ended and settled are measured,
 // up to *budget of them.
-func (o *Observer) gameDays(ctx context.Context, rp *v1alpha1.ReliabilityProfile, previous []GameDayImpact, now time.Time, budget *int) []GameDayImpact {
+func (o *Observer) gameDays(ctx context.Context, rp *v1alpha1.ReliabilityProfile, pol *v1alpha1.ReliabilityPolicySpec, previous []GameDayImpact, now time.Time, budget *int) []GameDayImpact {
 	plan, err := gameday.PlanOf(rp)
 	if err != nil || plan == nil {
 		return nil // an error is the render's to report
@@ -97,7 +99,7 @@ func (o *Observer) gameDays(ctx context.Context, rp *v1alpha1.ReliabilityProfile
 			impact.Message = fmt.Sprintf("Not measured yet: at most %d game days are measured per poll.", measurementsPerPoll)
 		default:
 			*budget--
-			impact = o.measure(ctx, rp, w, now)
+			impact = o.measure(ctx, rp, pol, w, now)
 		}
 		out = append(out, impact)
 	}
@@ -116,7 +118,7 @@ func measuredInStatus(rp *v1alpha1.ReliabilityProfile, name, window string) bool
 
 // measure reads one game day's impact: one query for every SLO's budget spent, one for the alerts that
 // fired.
-func (o *Observer) measure(ctx context.Context, rp *v1alpha1.ReliabilityProfile, w gameday.Window, now time.Time) GameDayImpact {
+func (o *Observer) measure(ctx context.Context, rp *v1alpha1.ReliabilityProfile, pol *v1alpha1.ReliabilityPolicySpec, w gameday.Window, now time.Time) GameDayImpact {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	impact := GameDayImpact{Name: w.Name, Window: WindowOf(w)}
@@ -163,7 +165,8 @@ func (o *Observer) measure(ctx context.Context, rp *v1alpha1.ReliabilityProfile,
 		impact.BudgetSpent = nil
 		return impact
 	}
-	pages, same := pageSeverities(rp), routingLabels(rp)
+	// The policy's page severity applies to the SLOs that name none, as when their alerts were rendered.
+	pages, same := pageSeverities(policy.Apply(rp, pol, render.Options{}).Profile), routingLabels(rp)
 	fired := map[string]bool{}
 	var firstPage *time.Time
 	if m, ok := v.(model.Matrix); ok {
@@ -193,7 +196,8 @@ func (o *Observer) measure(ctx context.Context, rp *v1alpha1.ReliabilityProfile,
 	return impact
 }
 
-// pageSeverities are the severity label values of the profile's paging alerts.
+// pageSeverities are the severity label values of the profile's paging alerts: each SLO's pageSeverity, and
+// page, which the manifesto's and disaster-recovery alerts use.
 func pageSeverities(rp *v1alpha1.ReliabilityProfile) map[string]bool {
 	out := map[string]bool{string(v1alpha1.SeverityPage): true}
 	for _, s := range rp.Spec.SLOs {

@@ -42,6 +42,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
+	"github.com/reliability-operator/reliability-operator/internal/policy"
 	"github.com/reliability-operator/reliability-operator/internal/render"
 )
 
@@ -100,6 +101,9 @@ type Observer struct {
 	WindowInterval time.Duration
 	// Profiles lists the profiles to observe (the manager's cached client).
 	Profiles client.Reader
+	// Policies reads the cluster's ReliabilityPolicy (the cache), whose alerting.pageSeverity names the
+	// paging alerts of a game day's time to first page; nil when its CRD is not installed.
+	Policies client.Reader
 	// Changed receives the profiles whose observation changed, for the controller to reconcile.
 	Changed chan event.GenericEvent
 
@@ -236,6 +240,10 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 	previous := o.observations
 	o.mu.RUnlock()
 	budget := measurementsPerPoll
+	pol, polErr := policy.Get(ctx, o.Policies)
+	if polErr != nil {
+		log.FromContext(ctx).Error(polErr, "Reading the ReliabilityPolicy for the page severity of game days failed; using the profiles' own")
+	}
 	for _, rp := range profiles {
 		if rp.DecodeError() != nil {
 			continue // its SLOs are unknown; its status says why
@@ -256,7 +264,7 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 			}
 		}
 		obs.InputAlerts = found.inputs[serviceKey{rp.Namespace, rp.Spec.Service}]
-		obs.GameDays = o.gameDays(ctx, &rp, previous[key].GameDays, now, &budget)
+		obs.GameDays = o.gameDays(ctx, &rp, pol, previous[key].GameDays, now, &budget)
 		if rule, ok := rules[key]; ok {
 			obs.MissingGroups = missingGroups(key, rule, found.groups)
 		} else {

@@ -201,6 +201,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 		observer.WindowInterval = o.Render.SLOWindowInterval // the SLO-window series are read over a lookback of it
+		observer.Policies = r.Policies
 		if err := mgr.Add(observer); err != nil {
 			return nil, err
 		}
