@@ -77,7 +77,7 @@ func WindowOf(w gameday.Window) string {
 // gameDays are the profile's held game days: those measured before (in status, or in the previous
 // observation) are carried over without a query; those whose window has ended and settled are measured,
 // up to *budget of them.
-func (o *Observer) gameDays(ctx context.Context, rp *v1alpha1.ReliabilityProfile, pol *v1alpha1.ReliabilityPolicySpec, previous []GameDayImpact, now time.Time, budget *int) []GameDayImpact {
+func (o *Observer) gameDays(ctx context.Context, rp *v1alpha1.ReliabilityProfile, pol func() *v1alpha1.ReliabilityPolicySpec, previous []GameDayImpact, now time.Time, budget *int) []GameDayImpact {
 	plan, err := gameday.PlanOf(rp)
 	if err != nil || plan == nil {
 		return nil // an error is the render's to report
@@ -99,7 +99,7 @@ func (o *Observer) gameDays(ctx context.Context, rp *v1alpha1.ReliabilityProfile
 			impact.Message = fmt.Sprintf("Not measured yet: at most %d game days are measured per poll.", measurementsPerPoll)
 		default:
 			*budget--
-			impact = o.measure(ctx, rp, pol, w, now)
+			impact = o.measure(ctx, rp, pol(), w, now)
 		}
 		out = append(out, impact)
 	}

@@ -240,9 +240,18 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 	previous := o.observations
 	o.mu.RUnlock()
 	budget := measurementsPerPoll
-	pol, polErr := policy.Get(ctx, o.Policies)
-	if polErr != nil {
-		log.FromContext(ctx).Error(polErr, "Reading the ReliabilityPolicy for the page severity of game days failed; using the profiles' own")
+	// The policy is read once a poll, and only when a game day is measured.
+	var pol *v1alpha1.ReliabilityPolicySpec
+	var polRead bool
+	readPolicy := func() *v1alpha1.ReliabilityPolicySpec {
+		if !polRead {
+			polRead = true
+			var err error
+			if pol, err = policy.Get(ctx, o.Policies); err != nil {
+				log.FromContext(ctx).Error(err, "Reading the ReliabilityPolicy for the page severity of game days failed; using the profiles' own")
+			}
+		}
+		return pol
 	}
 	for _, rp := range profiles {
 		if rp.DecodeError() != nil {
@@ -264,7 +273,7 @@ func (o *Observer) Observe(ctx context.Context, profiles []v1alpha1.ReliabilityP
 			}
 		}
 		obs.InputAlerts = found.inputs[serviceKey{rp.Namespace, rp.Spec.Service}]
-		obs.GameDays = o.gameDays(ctx, &rp, pol, previous[key].GameDays, now, &budget)
+		obs.GameDays = o.gameDays(ctx, &rp, readPolicy, previous[key].GameDays, now, &budget)
 		if rule, ok := rules[key]; ok {
 			obs.MissingGroups = missingGroups(key, rule, found.groups)
 		} else {
