@@ -1028,12 +1028,13 @@ type GameDayStatus struct {
 	// +listMapKey=name
 	// +optional
 	SLOs []GameDaySLOImpact `json:"slos,omitempty"`
-	// AlertsFired are the alerts of the service that fired during the window, such as
-	// "ErrorBudgetBurn{slo=availability,burnrate_tier=page-fast,severity=page}".
+	// AlertsFired are the alerts of the service that fired during the window, sorted, with the labels that
+	// tell them apart in name order, such as "ErrorBudgetBurn{burnrate_tier=page-fast,severity=page,slo=availability}"
+	// (GameDayOverdue and RestoreDrillOverdue, about the record rather than the service, are left out).
 	// +optional
 	AlertsFired []string `json:"alertsFired,omitempty"`
-	// TimeToFirstPage is how long after the start the first paging alert fired, such as "4m30s"; empty when
-	// none fired.
+	// TimeToFirstPage is how long after the start the first paging alert fired (severity page, or the SLOs'
+	// page severity), such as "4m30s"; empty when none fired.
 	// +optional
 	TimeToFirstPage string `json:"timeToFirstPage,omitempty"`
 	// MeasuredAt is when the impact was read.
@@ -1049,7 +1050,8 @@ type GameDaySLOImpact struct {
 	// Name of the SLO.
 	Name string `json:"name"`
 	// ErrorBudgetSpent is the share of the SLO window's error budget the game day spent, in percent, such as
-	// "2.4%".
+	// "2.40%": the window's burn rate times its share of the SLO window, (Σ slo:sli_errors:rate5m /
+	// Σ slo:sli_requests:rate5m over the window) / (1 − objective) × (end − start) / SLO window.
 	// +optional
 	ErrorBudgetSpent string `json:"errorBudgetSpent,omitempty"`
 }
