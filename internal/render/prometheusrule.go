@@ -24,6 +24,13 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 	if err != nil {
 		return nil, err
 	}
+	games, err := gameday.PlanOf(rp)
+	if err != nil {
+		return nil, err
+	}
+	if games != nil {
+		groups = append(groups, gameday.Rules(*games))
+	}
 	plan, err := dr.PlanOf(rp)
 	if err != nil {
 		return nil, err
@@ -35,13 +42,6 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 		if g := dr.Rules(*plan); g != nil {
 			groups = append(groups, *g)
 		}
-	}
-	games, err := gameday.PlanOf(rp)
-	if err != nil {
-		return nil, err
-	}
-	if games != nil {
-		groups = append(groups, gameday.Rules(*games))
 	}
 	addAlertLabels(groups, opts.AlertLabels)
 	return &monitoringv1.PrometheusRule{
