@@ -20,6 +20,7 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
+	"github.com/reliability-operator/reliability-operator/internal/slo"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
@@ -223,7 +224,7 @@ func TestTheObserverReadsGroupsInputsAndSlowSeries(t *testing.T) {
 
 func TestTheLookbackCoversTwoEvaluationsOfTheWindowGroup(t *testing.T) {
 	for interval, want := range map[time.Duration]time.Duration{
-		0: 11 * time.Minute, time.Minute: 10 * time.Minute, 2 * time.Minute: 10 * time.Minute,
+		0: observe.Lookback(slo.DefaultWindowInterval), time.Minute: 10 * time.Minute, 2 * time.Minute: 10 * time.Minute,
 		5 * time.Minute: 11 * time.Minute, 10 * time.Minute: 21 * time.Minute,
 	} {
 		if got := observe.Lookback(interval); got != want {
