@@ -430,12 +430,12 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 				p.set(t, `yaml: {histogram: 'http_request_duration_seconds{job="checkout"}', threshold: "0.25"}`,
 					"spec", "slos", 0, "indicator", "latency")
 			},
-			want: []string{`spec.slos[0].indicator`, `exactly one of ratio or latency`},
+			want: []string{`spec.slos[0].indicator`, `exactly one of ratio, latency, boolGauge or promQL`},
 		},
 		{
 			name:   "an indicator with neither ratio nor latency",
 			mutate: func(t *testing.T, p profile) { p.set(t, map[string]any{}, "spec", "slos", 0, "indicator") },
-			want:   []string{`spec.slos[0].indicator`, `exactly one of ratio or latency`},
+			want:   []string{`spec.slos[0].indicator`, `exactly one of ratio, latency, boolGauge or promQL`},
 		},
 		{
 			name:   "an SLO window in hours",

@@ -974,14 +974,14 @@ func (in *Routing) DeepCopyInto(out *Routing) {
 	*out = *in
 	if in.Labels != nil {
 		in, out := &in.Labels, &out.Labels
-		*out = make(map[string]string, len(*in))
+		*out = make(map[string]RoutingLabelValue, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val
 		}
 	}
 	if in.Annotations != nil {
 		in, out := &in.Annotations, &out.Annotations
-		*out = make(map[string]string, len(*in))
+		*out = make(map[string]RoutingAnnotationValue, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val
 		}
