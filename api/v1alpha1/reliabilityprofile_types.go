@@ -238,6 +238,11 @@ const DefaultMaxGroups = 100
 // Routing holds the labels and annotations added to alerts (and the labels to recorded series) for routing
 // and ownership. Values may not contain "{{": Prometheus expands templates in alert labels and annotations,
 // and a template can query any series of the Prometheus, other tenants' included.
+//
+// Its deep copy is written by hand (routing_deepcopy.go): controller-gen's object generator cannot copy a map
+// whose values are of an alias type, and the aliases are what bound the values in the schema.
+//
+// +kubebuilder:object:generate=false
 type Routing struct {
 	// Labels such as team: payments. The operator's own labels cannot be set, nor those Prometheus and
 	// prometheus-operator set (job, instance, and the external labels prometheus and prometheus_replica).
@@ -258,13 +263,14 @@ type Routing struct {
 
 // RoutingLabelValue is the value of a routing label. Its bounds are on the type, not in a rule of the map:
 // the API server prices a map's rule by the longest value the schema allows, and a map of unbounded strings
-// puts the CRD over its CEL cost budget. Control characters (newlines included) and bidirectional overrides
+// puts the CRD over its CEL cost budget. It is an alias, so that Labels stays a map[string]string to Go code;
+// controller-gen still reads its markers into the schema of the map's values. Control characters (newlines included) and bidirectional overrides
 // are refused: a label value is a routing key, and in a notification they forge or hide text.
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=256
 // +kubebuilder:validation:XValidation:rule="!self.contains('{{')",message="routing.labels: a value must not contain '{{' (Prometheus would expand it as a template, which can read other tenants' series), such as payments"
 // +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\p{Cc}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.labels: a value must not contain control characters (newlines and tabs included) or bidirectional overrides, such as payments"
-type RoutingLabelValue string
+type RoutingLabelValue = string
 
 // RoutingAnnotationValue is the value of a routing annotation: bounded on the type, as RoutingLabelValue.
 // Newlines and tabs are allowed (a note may span lines), other control characters and bidirectional
@@ -272,7 +278,7 @@ type RoutingLabelValue string
 // +kubebuilder:validation:MaxLength=1024
 // +kubebuilder:validation:XValidation:rule="!self.contains('{{')",message="routing.annotations: a value must not contain '{{' (Prometheus would expand it as a template, which can read other tenants' series), such as https://grafana.example.com/d/checkout"
 // +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x08\\x0B-\\x1F\\x7F-\\x9F\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.annotations: a value must not contain control characters other than newline and tab, or bidirectional overrides, such as https://grafana.example.com/d/checkout"
-type RoutingAnnotationValue string
+type RoutingAnnotationValue = string
 
 // Indicator has exactly one of ratio, latency, boolGauge or promQL.
 //
