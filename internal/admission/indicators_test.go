@@ -35,6 +35,9 @@ func TestTheNewIndicatorsAreReviewed(t *testing.T) {
 		{name: "a promQL ratio with a fixed range", slo: v1alpha1.SLO{Indicator: v1alpha1.Indicator{PromQL: &v1alpha1.PromQLIndicator{
 			Errors: `sum(rate(a_total{code="500"}[$window]))`, Total: `sum(rate(a_total[1h]))`}}},
 			field: "spec.slos[0].indicator.promQL.total", refusal: "it does not use $window as the range of its rates"},
+		{name: "a promQL selector of another namespace", slo: v1alpha1.SLO{Indicator: v1alpha1.Indicator{PromQL: &v1alpha1.PromQLIndicator{
+			Errors: `sum(rate(a_total{code="500"}[$window]))`, Total: `sum(rate(a_total[$window])) + sum(rate(a_total{namespace="billing"}[$window]))`}}},
+			warning: `spec.slos[0].indicator.promQL.total: the matcher namespace="billing" reads series outside the profile's namespace shop`},
 		{name: "a boolGauge over a counter", slo: v1alpha1.SLO{Indicator: v1alpha1.Indicator{BoolGauge: &v1alpha1.BoolGaugeIndicator{Selector: `probe_total`}}},
 			warning: "spec.slos[0].indicator.boolGauge.selector: probe_total looks like a counter"},
 		{name: "a boolGauge over probe_success", slo: v1alpha1.SLO{Indicator: v1alpha1.Indicator{BoolGauge: &v1alpha1.BoolGaugeIndicator{Selector: `probe_success`}}}},

@@ -276,6 +276,22 @@ func (o Objective) Selectors() ([]Selector, error) {
 		}
 		out = append(out, Selector{Field: q.field, Metric: metricName(vs), Matchers: vs.LabelMatchers})
 	}
+	if p := o.PromQL; p != nil {
+		// Every selector inside a promQL expression, as written (before the namespace is added).
+		idx := fmt.Sprintf("spec.slos[%d].indicator.promQL", o.Index)
+		for _, q := range []struct{ field, query string }{{idx + ".errors", p.Errors}, {idx + ".total", p.Total}} {
+			expr, err := promql.ParseExpr(strings.ReplaceAll(q.query, WindowPlaceholder, model.Duration(base).String()))
+			if err != nil {
+				return nil, &InvalidQueryError{Field: q.field, Query: q.query, Err: err, Expression: true}
+			}
+			parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+				if vs, ok := node.(*parser.VectorSelector); ok {
+					out = append(out, Selector{Field: q.field, Metric: metricName(vs), Matchers: vs.LabelMatchers})
+				}
+				return nil
+			})
+		}
+	}
 	return out, nil
 }
 
