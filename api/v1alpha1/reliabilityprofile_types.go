@@ -269,15 +269,15 @@ type Routing struct {
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=256
 // +kubebuilder:validation:XValidation:rule="!self.contains('{{')",message="routing.labels: a value must not contain '{{' (Prometheus would expand it as a template, which can read other tenants' series), such as payments"
-// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\p{Cc}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.labels: a value must not contain control characters (newlines and tabs included) or bidirectional overrides, such as payments"
+// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\p{Cc}\\x{200E}\\x{200F}\\x{2028}\\x{2029}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.labels: a value must not contain control characters (newlines and tabs included), line or paragraph separators, or bidirectional marks, embeddings, overrides or isolates, such as payments"
 type RoutingLabelValue = string
 
 // RoutingAnnotationValue is the value of a routing annotation: bounded on the type, as RoutingLabelValue.
-// Newlines and tabs are allowed (a note may span lines), other control characters and bidirectional
-// overrides are not.
+// Newlines and tabs are allowed (a note may span lines), other control characters and bidirectional controls
+// are not.
 // +kubebuilder:validation:MaxLength=1024
 // +kubebuilder:validation:XValidation:rule="!self.contains('{{')",message="routing.annotations: a value must not contain '{{' (Prometheus would expand it as a template, which can read other tenants' series), such as https://grafana.example.com/d/checkout"
-// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x08\\x0B-\\x1F\\x7F-\\x9F\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.annotations: a value must not contain control characters other than newline and tab, or bidirectional overrides, such as https://grafana.example.com/d/checkout"
+// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x08\\x0B-\\x1F\\x7F-\\x9F\\x{200E}\\x{200F}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.annotations: a value must not contain control characters other than newline and tab, or bidirectional marks, embeddings, overrides or isolates, such as https://grafana.example.com/d/checkout"
 type RoutingAnnotationValue = string
 
 // Indicator has exactly one of ratio, latency, boolGauge or promQL.

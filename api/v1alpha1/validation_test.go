@@ -374,6 +374,11 @@ annotations: {dashboard_url: "https://grafana.example.com/d/checkout", note: "fi
 			}
 			p.set(t, labels, "spec", "routing", "labels")
 		}},
+		// Only controls are refused: letters of any script and emoji joined by a zero-width joiner are text.
+		{"routing values in other scripts and with an emoji sequence", func(t *testing.T, p profile) {
+			p.set(t, map[string]any{"labels": map[string]any{"team": "paiements-équipe 支付 👩‍💻"},
+				"annotations": map[string]any{"note": "שלום مرحبا"}}, "spec", "routing")
+		}},
 		{"an empty routing annotation value", func(t *testing.T, p profile) {
 			p.set(t, "yaml: {annotations: {note: ''}}", "spec", "routing")
 		}},
@@ -1075,9 +1080,19 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want:   []string{`spec.routing.labels[team]`, `must not contain control characters`},
 		},
 		{
+			name:   "a routing label value with a Unicode line separator",
+			mutate: func(t *testing.T, p profile) { p.set(t, "payments\u2028team: security", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `line or paragraph separators`},
+		},
+		{
+			name:   "a routing label value with a right-to-left mark",
+			mutate: func(t *testing.T, p profile) { p.set(t, "payments\u200f", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `bidirectional marks`},
+		},
+		{
 			name:   "a routing label value with a right-to-left override",
 			mutate: func(t *testing.T, p profile) { p.set(t, "pay\u202ements", "spec", "routing", "labels", "team") },
-			want:   []string{`spec.routing.labels[team]`, `bidirectional overrides`},
+			want:   []string{`spec.routing.labels[team]`, `bidirectional marks, embeddings, overrides or isolates`},
 		},
 		{
 			name: "a routing annotation the operator writes",
@@ -1132,7 +1147,7 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 		{
 			name:   "a routing annotation value with a right-to-left isolate",
 			mutate: func(t *testing.T, p profile) { p.set(t, "ok\u2067", "spec", "routing", "annotations", "note") },
-			want:   []string{`spec.routing.annotations[note]`, `bidirectional overrides`},
+			want:   []string{`spec.routing.annotations[note]`, `bidirectional marks, embeddings, overrides or isolates`},
 		},
 
 		// Game days.
