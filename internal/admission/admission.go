@@ -14,8 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"

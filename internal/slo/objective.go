@@ -73,6 +73,9 @@ var defaultTiers = []defaultTier{
 // Objectives returns the profile's SLOs as domain values. It fails on values the CRD would refuse, for the
 // CLI's sake, which reads files no API server has checked.
 func Objectives(rp *v1alpha1.ReliabilityProfile) ([]Objective, error) {
+	if err := checkRouting("spec.routing", rp.Spec.Routing); err != nil {
+		return nil, err
+	}
 	var out []Objective
 	for i, s := range rp.Spec.SLOs {
 		o, err := objectiveOf(rp, i, s)
@@ -139,6 +142,9 @@ func objectiveOf(rp *v1alpha1.ReliabilityProfile, i int, s v1alpha1.SLO) (Object
 	if err := checkGroupBy(field, s, rp.Spec.Routing); err != nil {
 		return Objective{}, err
 	}
+	if err := checkRouting(field+".routing", s.Routing); err != nil {
+		return Objective{}, err
+	}
 	if o.Tiers, err = tiers(s.Alerting, o.Window, o.Target); err != nil {
 		return Objective{}, fmt.Errorf("%s.alerting.%w", field, err)
 	}
@@ -182,6 +188,35 @@ func checkGroupBy(field string, s v1alpha1.SLO, profileRouting *v1alpha1.Routing
 		}
 	}
 	return nil
+}
+
+// checkRouting refuses a routing value Prometheus would expand as a template (a template can query any
+// series, other tenants' included). The CRD refuses it too; this guards a cluster whose CRD is older than the
+// operator, and the CLI.
+func checkRouting(path string, r *v1alpha1.Routing) error {
+	if r == nil {
+		return nil
+	}
+	for _, kind := range []struct {
+		name   string
+		values map[string]string
+	}{{"labels", r.Labels}, {"annotations", r.Annotations}} {
+		for _, k := range sortedKeys(kind.values) {
+			if strings.Contains(kind.values[k], "{{") || strings.Contains(k, "{{") {
+				return fmt.Errorf("%s.%s[%s]: must not contain '{{': Prometheus would expand it as a template, which can read other tenants' series", path, kind.name, k)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // reservedLabels are the labels the operator sets on its series and alerts (and le, which histograms own).

@@ -456,3 +456,43 @@ func TestTheWindowGroupLeavesASampleForEveryReader(t *testing.T) {
 		}
 	}
 }
+
+// TestAKubernetesConditionAndAGroupedLatencySLOAlert: a kube-state-metrics condition is a boolGauge like any
+// other, and a classic-histogram latency SLO grouped by route keeps the route through its bucket arithmetic.
+func TestAKubernetesConditionAndAGroupedLatencySLOAlert(t *testing.T) {
+	available := profile(v1alpha1.SLO{Name: "available", Indicator: v1alpha1.Indicator{BoolGauge: &v1alpha1.BoolGaugeIndicator{
+		Selector: `kube_deployment_status_condition{deployment="api",condition="Available",status="true"}`}}})
+	runPromtool(t, available, []promtoolCase{{
+		name: "the Deployment is unavailable from minute 60",
+		series: map[string]string{
+			`kube_deployment_status_condition{job="kube-state-metrics",namespace="shop",deployment="api",condition="Available",status="true"}`: "1x60 0x30",
+			// Another team's Deployment of the same name is not this SLO's.
+			`kube_deployment_status_condition{job="kube-state-metrics",namespace="other",deployment="api",condition="Available",status="true"}`: "0x90",
+		},
+		firing: map[string][]string{"59m": nil, "75m": allBurnTiers},
+	}})
+
+	s := v1alpha1.SLO{Name: "latency", Objective: "99", GroupBy: []string{"route"}, Indicator: v1alpha1.Indicator{Latency: &v1alpha1.LatencyIndicator{
+		Histogram: `http_request_duration_seconds{job="api"}`, Threshold: "0.3"}}}
+	series := map[string]string{}
+	for _, route := range []string{"/cart", "/pay"} {
+		// /cart answers within 0.1s throughout; from minute 60 every /pay request takes between 0.3 and 1s.
+		fast := map[string]string{"/cart": "0+600x120", "/pay": "0+600x60 36000x60"}[route]
+		for _, b := range []struct{ le, values string }{{"0.1", fast}, {"0.3", fast}, {"1", "0+600x120"}, {"+Inf", "0+600x120"}} {
+			series[fmt.Sprintf(`http_request_duration_seconds_bucket{job="api",namespace="shop",route=%q,le=%q}`, route, b.le)] = b.values
+		}
+		series[fmt.Sprintf(`http_request_duration_seconds_count{job="api",namespace="shop",route=%q}`, route)] = "0+600x120"
+	}
+	var payPages []string
+	for _, f := range allBurnTiers {
+		payPages = append(payPages, strings.TrimSuffix(f, "}")+",route=/pay}")
+	}
+	runPromtool(t, profile(s), []promtoolCase{{
+		name: "/pay turns slow", series: series,
+		watch:  map[string][]string{"ErrorBudgetBurn": {"burnrate_tier", "route"}},
+		firing: map[string][]string{"55m": nil, "75m": payPages},
+		values: map[string]map[string]string{"75m": {
+			`count(slo:sli_latency:p99_rate5m)`: "{} 2",
+		}},
+	}})
+}

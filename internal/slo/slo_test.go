@@ -384,3 +384,18 @@ func TestGroupByIsCheckedAcrossFields(t *testing.T) {
 		})
 	}
 }
+
+// TestARoutingTemplateIsRefusedByTheRenderCodeToo: the CRD refuses "{{" in routing values; the render code
+// does as well, for a cluster whose CRD is older than the operator.
+func TestARoutingTemplateIsRefusedByTheRenderCodeToo(t *testing.T) {
+	rp := availabilityProfile()
+	rp.Spec.Routing = &v1alpha1.Routing{Annotations: map[string]string{"note": `{{ query "up{namespace='billing'}" }}`}}
+	if _, err := slo.Objectives(rp); err == nil || !strings.HasPrefix(err.Error(), "spec.routing.annotations[note]: must not contain '{{'") {
+		t.Errorf("err = %v", err)
+	}
+	rp = availabilityProfile()
+	rp.Spec.SLOs[0].Routing = &v1alpha1.Routing{Labels: map[string]string{"team": "{{ $labels.x }}"}}
+	if _, err := slo.Objectives(rp); err == nil || !strings.HasPrefix(err.Error(), "spec.slos[0].routing.labels[team]: must not contain '{{'") {
+		t.Errorf("err = %v", err)
+	}
+}
