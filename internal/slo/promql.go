@@ -167,6 +167,9 @@ func inNamespace(vs *parser.VectorSelector, namespace string) *parser.VectorSele
 // WindowPlaceholder stands for the range of every rate in a promQL indicator's expressions.
 const WindowPlaceholder = "$window"
 
+// placeholderTypo is $window run on into a name, such as $windows or $window_5m.
+var placeholderTypo = regexp.MustCompile(`\$window[A-Za-z0-9_]+`)
+
 // sentinelRange replaces $window while an expression is checked, so that every range it holds can be told
 // apart from one written as a fixed duration.
 const sentinelRange = 3*time.Hour + 33*time.Minute + 33*time.Second
@@ -181,6 +184,9 @@ func promQLExpression(field, query, namespace string, groupBy []string, rng time
 	}
 	if !strings.Contains(query, WindowPlaceholder) {
 		return "", refuse("it does not use %s as the range of its rates, such as sum(rate(http_requests_total{code=~\"5..\"}[%s]))", WindowPlaceholder, WindowPlaceholder)
+	}
+	if m := placeholderTypo.FindString(query); m != "" {
+		return "", refuse("%s is not the placeholder: write %s alone as the range, such as [%s]", m, WindowPlaceholder, WindowPlaceholder)
 	}
 	checked, err := promql.ParseExpr(strings.ReplaceAll(query, WindowPlaceholder, model.Duration(sentinelRange).String()))
 	if err != nil {
@@ -213,6 +219,11 @@ func promQLExpression(field, query, namespace string, groupBy []string, rng time
 			if n.OriginalOffset != 0 || n.Timestamp != nil || n.StartOrEnd != 0 {
 				problem = refuse("offset and @ modifiers are not allowed: they would move the SLO in time")
 			}
+			// A selector of every metric ({__name__=~".+"}) would make each evaluation read the whole
+			// namespace on a Prometheus other teams share.
+			if metricName(n) == "" {
+				problem = refuse("the selector %s names no metric: name one before the braces or with __name__=\"...\"", n)
+			}
 		case *parser.StringLiteral:
 			if strings.Contains(n.Val, model.Duration(sentinelRange).String()) {
 				problem = refuse("%s is inside a string; it stands for the range of a rate, such as [%s]", WindowPlaceholder, WindowPlaceholder)
@@ -225,6 +236,10 @@ func promQLExpression(field, query, namespace string, groupBy []string, rng time
 	}
 	if ranges == 0 {
 		return "", refuse("it uses %s nowhere as a range: write it as the range of its rates, such as rate(x[%s])", WindowPlaceholder, WindowPlaceholder)
+	}
+	// Every $window must be a range: one in a label value or a comment would be rewritten to 5m silently.
+	if n := strings.Count(query, WindowPlaceholder); n != ranges {
+		return "", refuse("%s appears %d times but is the range of %d rates: use it only as a range, such as rate(x[%s])", WindowPlaceholder, n, ranges, WindowPlaceholder)
 	}
 	if len(groupBy) > 0 {
 		if agg, ok := unparen(checked).(*parser.AggregateExpr); ok {

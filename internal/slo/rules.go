@@ -3,6 +3,7 @@ package slo
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -261,7 +262,15 @@ func sloGroups(o Objective, windowInterval time.Duration, alertLabels map[string
 	rules = append(rules, silenceAlerts(o, ind, requests5m, errors5m, lbls)...)
 	main := monitoringv1.RuleGroup{Name: fmt.Sprintf("%s-slo-%s", o.Service, o.Name), Rules: rules}
 	groups := []monitoringv1.RuleGroup{main, window}
-	Decorate(groups, alertLabels, o.Routing, o.ProfileRouting)
+	// A platform alert label named like a groupBy label would give every group's alerts the same value, and
+	// Prometheus would refuse the rule for its duplicate label sets: the group's own value stays.
+	platform := map[string]string{}
+	for k, v := range alertLabels {
+		if !slices.Contains(o.GroupBy, k) {
+			platform[k] = v
+		}
+	}
+	Decorate(groups, platform, o.Routing, o.ProfileRouting)
 	return groups[0], groups[1], nil
 }
 

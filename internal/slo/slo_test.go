@@ -304,6 +304,9 @@ func TestAPromQLIndicatorIsRefusedWhenItCannotBeAnSLI(t *testing.T) {
 		{"a range vector", `rate(http_requests_total[$window])[5m:]`, nil, "instant vector"},
 		{"an offset", `sum(rate(http_requests_total[$window] offset 1h))`, nil, "offset and @"},
 		{"does not parse", `sum(rate(http_requests_total[$window])`, nil, "spec.slos[0].indicator.promQL.errors"},
+		{"$window in a label value", `sum(rate(e{path="$window"}[$window]))`, nil, "appears 2 times but is the range of 1 rates"},
+		{"$windows", `sum(rate(e[$windows]))`, nil, "$windows is not the placeholder"},
+		{"a selector of every metric", `count(count_over_time({__name__=~".+"}[$window]))`, nil, "names no metric"},
 		{"sums the group away", `sum(rate(http_requests_total[$window]))`, []string{"route"}, "sums away the groupBy label route"},
 		{"keeps the group out", `sum without (route) (rate(http_requests_total[$window]))`, []string{"route"}, "sums away the groupBy label route"},
 	}
@@ -397,5 +400,30 @@ func TestARoutingTemplateIsRefusedByTheRenderCodeToo(t *testing.T) {
 	rp.Spec.SLOs[0].Routing = &v1alpha1.Routing{Labels: map[string]string{"team": "{{ $labels.x }}"}}
 	if _, err := slo.Objectives(rp); err == nil || !strings.HasPrefix(err.Error(), "spec.slos[0].routing.labels[team]: must not contain '{{'") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestAPlatformAlertLabelNamedLikeAGroupLeavesTheGroupsApart: a grouped SLO's alerts keep each group's own
+// value of the label, whatever the platform's alert labels say.
+func TestAPlatformAlertLabelNamedLikeAGroupLeavesTheGroupsApart(t *testing.T) {
+	rp := availabilityProfile()
+	rp.Spec.SLOs[0].GroupBy = []string{"region"}
+	objectives, err := slo.Objectives(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", AlertLabels: map[string]string{"region": "eu", "cluster": "c1"}}, objectives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			if _, grouped := r.Labels["region"]; grouped != (g.Name == "api-manifesto") || r.Labels["cluster"] != "c1" {
+				t.Errorf("%s in %s: labels %v", r.Alert, g.Name, r.Labels)
+			}
+		}
 	}
 }
