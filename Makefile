@@ -96,7 +96,7 @@ test: envtest $(CONTROLLER_GEN) $(KUSTOMIZE) $(PROMTOOL) $(PROMETHEUS) $(HELM) #
 	hack/logging-operator-crds.sh >/dev/null
 	go vet ./...
 	hack/govulncheck.sh
-	go test ./... -count=1
+	go test ./... -count=1 -timeout 30m
 
 .PHONY: vuln
 vuln: ## Fail on a known vulnerability reachable from the code (govulncheck, offline database; README, Supply chain).

@@ -37,6 +37,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays <= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7) || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'O-5'))",message="spec.logs.retentionDays: longer than the tier's retention (30 days critical, 7 days non-critical) needs an exception naming O-5 in spec.exceptions (F-1: no silent bypass)",fieldPath=".logs.retentionDays"
 // +kubebuilder:validation:XValidation:rule="!has(self.logs) || !has(self.logs.retentionDays) || self.logs.retentionDays >= ((has(self.logs.tier) ? self.logs.tier : self.tier) == 'critical' ? 30 : 7)",message="spec.logs.retentionDays: shorter than the tier's retention (O-5: 30 days critical, 7 days non-critical)",fieldPath=".logs.retentionDays"
 // +kubebuilder:validation:XValidation:rule="self.tier != 'critical' || !has(self.logs) || !has(self.logs.tier) || self.logs.tier == 'critical' || (has(self.exceptions) && self.exceptions.exists(e, e.rule == 'O-5'))",message="spec.logs.tier: a critical service keeps its logs on the critical tier (O-5: 30 days); the non-critical tier needs an exception naming O-5 in spec.exceptions (F-1: no silent bypass)",fieldPath=".logs.tier"
+// +kubebuilder:validation:XValidation:rule="!has(self.routing) || !has(self.routing.labels) || !has(self.slos) || self.slos.all(s, !has(s.groupBy) || s.groupBy.all(g, !(g in self.routing.labels)))",message="spec.routing.labels: must not set a label an SLO groups by (spec.slos[].groupBy; it would overwrite the group's value on every series, merging the groups); remove it from routing.labels or from groupBy",fieldPath=".routing.labels"
 type ReliabilityProfileSpec struct {
 	// Service is the name of the service. It becomes the `service` label on every metric, alert and log stream
 	// the operator configures (O-2, O-6).
@@ -165,6 +166,7 @@ type MetricsSpec struct {
 // SLO is one service-level objective.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.maxGroups) || (has(self.groupBy) && size(self.groupBy) > 0)",message="spec.slos[].maxGroups: only applies with groupBy",fieldPath=".maxGroups"
+// +kubebuilder:validation:XValidation:rule="!has(self.groupBy) || !has(self.routing) || !has(self.routing.labels) || self.groupBy.all(g, !(g in self.routing.labels))",message="spec.slos[].routing.labels: must not set a label the SLO groups by (it would overwrite the group's value on every series, merging the groups); remove it from routing.labels or from groupBy",fieldPath=".routing.labels"
 // +kubebuilder:validation:XValidation:rule="!has(self.externalObjective) || !self.objective.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || !self.externalObjective.matches('^[0-9]{1,2}([.][0-9]{1,6})?$') || double(self.objective) > double(self.externalObjective)",message="spec.slos[].objective: must be strictly higher than externalObjective (R-2: the internal SLO is stricter than what customers are promised)",fieldPath=".objective"
 type SLO struct {
 	// Name identifies the SLO within the profile; it becomes the `slo` label.
@@ -236,24 +238,47 @@ const DefaultMaxGroups = 100
 // Routing holds the labels and annotations added to alerts (and the labels to recorded series) for routing
 // and ownership. Values may not contain "{{": Prometheus expands templates in alert labels and annotations,
 // and a template can query any series of the Prometheus, other tenants' included.
+//
+// Its deep copy is written by hand (routing_deepcopy.go): controller-gen's object generator cannot copy a map
+// whose values are of an alias type, and the aliases are what bound the values in the schema.
+//
+// +kubebuilder:object:generate=false
 type Routing struct {
-	// Labels such as team: payments. The operator's own labels cannot be set.
+	// Labels such as team: payments. The operator's own labels cannot be set, nor those Prometheus and
+	// prometheus-operator set (job, instance, and the external labels prometheus and prometheus_replica).
 	// +kubebuilder:validation:MaxProperties=10
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && !k.startsWith('__') && size(k) <= 63)",message="routing.labels: each key must be a Prometheus label name (letters, digits and '_', not starting with a digit or '__'), at most 63 characters, such as team"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['service', 'slo', 'tier', 'namespace', 'severity', 'burnrate_tier', 'long_window', 'short_window', 'alertname', 'alertstate', 'le', 'field', 'job', 'instance']))",message="routing.labels: service, slo, tier, namespace, severity, burnrate_tier, long_window, short_window, alertname, alertstate, le, field, job and instance are set by the operator or Prometheus"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) >= 1 && size(self[k]) <= 256 && !self[k].contains('{{'))",message="routing.labels: each value must be 1 to 256 characters without '{{' (Prometheus would expand it as a template)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['service', 'slo', 'tier', 'namespace', 'severity', 'burnrate_tier', 'long_window', 'short_window', 'alertname', 'alertstate', 'le', 'field', 'job', 'instance', 'prometheus', 'prometheus_replica']))",message="routing.labels: service, slo, tier, namespace, severity, burnrate_tier, long_window, short_window, alertname, alertstate, le, field, job, instance, prometheus and prometheus_replica are set by the operator or Prometheus"
 	// +optional
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]RoutingLabelValue `json:"labels,omitempty"`
 
 	// Annotations such as dashboard_url or slack_channel, added to alerts only. summary and description are
 	// the operator's; runbook_url comes from spec.slos[].alerting.runbookURL.
 	// +kubebuilder:validation:MaxProperties=10
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && size(k) <= 63)",message="routing.annotations: each key must be letters, digits and '_', not starting with a digit, at most 63 characters, such as dashboard_url"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$') && !k.startsWith('__') && size(k) <= 63)",message="routing.annotations: each key must be letters, digits and '_', not starting with a digit or '__' (Grafana keeps those for itself), at most 63 characters, such as dashboard_url"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['summary', 'description', 'runbook_url']))",message="routing.annotations: summary and description are written by the operator, and runbook_url comes from spec.slos[].alerting.runbookURL or spec.disasterRecovery.runbookURL"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 1024 && !self[k].contains('{{'))",message="routing.annotations: each value must be at most 1024 characters without '{{' (Prometheus would expand it as a template)"
 	// +optional
-	Annotations map[string]string `json:"annotations,omitempty"`
+	Annotations map[string]RoutingAnnotationValue `json:"annotations,omitempty"`
 }
+
+// RoutingLabelValue is the value of a routing label. Its bounds are on the type, not in a rule of the map:
+// the API server prices a map's rule by the longest value the schema allows, and a map of unbounded strings
+// puts the CRD over its CEL cost budget. It is an alias, so that Labels stays a map[string]string to Go code;
+// controller-gen still reads its markers into the schema of the map's values. Control characters (newlines included) and bidirectional overrides
+// are refused: a label value is a routing key, and in a notification they forge or hide text.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=256
+// +kubebuilder:validation:XValidation:rule="!self.contains('{{')",message="routing.labels: a value must not contain '{{' (Prometheus would expand it as a template, which can read other tenants' series), such as payments"
+// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\p{Cc}\\x{200E}\\x{200F}\\x{2028}\\x{2029}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.labels: a value must not contain control characters (newlines and tabs included), line or paragraph separators, or bidirectional marks, embeddings, overrides or isolates, such as payments"
+type RoutingLabelValue = string
+
+// RoutingAnnotationValue is the value of a routing annotation: bounded on the type, as RoutingLabelValue.
+// Newlines and tabs are allowed (a note may span lines), other control characters and bidirectional controls
+// are not.
+// +kubebuilder:validation:MaxLength=1024
+// +kubebuilder:validation:XValidation:rule="!self.contains('{{')",message="routing.annotations: a value must not contain '{{' (Prometheus would expand it as a template, which can read other tenants' series), such as https://grafana.example.com/d/checkout"
+// +kubebuilder:validation:XValidation:rule="!self.matches(r'[\\x00-\\x08\\x0B-\\x1F\\x7F-\\x9F\\x{200E}\\x{200F}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]')",message="routing.annotations: a value must not contain control characters other than newline and tab, or bidirectional marks, embeddings, overrides or isolates, such as https://grafana.example.com/d/checkout"
+type RoutingAnnotationValue = string
 
 // Indicator has exactly one of ratio, latency, boolGauge or promQL.
 //
@@ -596,8 +621,11 @@ type GameDaySpec struct {
 
 // GameDay is one game day: when chaos was injected, and where its follow-up actions are written down.
 //
-// +kubebuilder:validation:XValidation:rule="timestamp(self.end) > timestamp(self.start)",message="spec.gameDays.held[].end: must be after start",fieldPath=".end"
-// +kubebuilder:validation:XValidation:rule="timestamp(self.end) - timestamp(self.start) <= duration('24h')",message="spec.gameDays.held[].end: a game day's window is at most 24h after its start; declare a longer exercise as several game days",fieldPath=".end"
+// The window rules run only on times of the form the field rules accept: timestamp() of anything else fails
+// to evaluate, which refuses the profile with an error about the rule instead of the field.
+//
+// +kubebuilder:validation:XValidation:rule="!(self.start.matches('^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$') && !format.datetime().validate(self.start).hasValue() && self.end.matches('^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$') && !format.datetime().validate(self.end).hasValue()) || timestamp(self.end) > timestamp(self.start)",message="spec.gameDays.held[].end: must be after start",fieldPath=".end"
+// +kubebuilder:validation:XValidation:rule="!(self.start.matches('^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$') && !format.datetime().validate(self.start).hasValue() && self.end.matches('^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$') && !format.datetime().validate(self.end).hasValue()) || timestamp(self.end) - timestamp(self.start) <= duration('24h')",message="spec.gameDays.held[].end: a game day's window is at most 24h after its start; declare a longer exercise as several game days",fieldPath=".end"
 type GameDay struct {
 	// Name identifies the game day, such as 2026-11-db-failover.
 	// +kubebuilder:validation:MinLength=1
@@ -606,11 +634,15 @@ type GameDay struct {
 	Name string `json:"name"`
 
 	// Start and End bound the window chaos was injected in, RFC 3339 times such as 2026-11-12T14:00:00Z.
-	// +kubebuilder:validation:Format=date-time
+	// They are not of the schema's date-time format: that format accepts what Go's time.Parse(time.RFC3339)
+	// refuses (a lower-case t or z, any character before the fraction, an offset such as +99:99), and CEL
+	// then fails to read such a time and refuses the profile with an evaluation error. The rule holds a time
+	// to the form both read, and the format library checks its date and clock.
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$') && !format.datetime().validate(self).hasValue()",message="spec.gameDays.held[].start: must be an RFC 3339 time from 1970 to 2999, with an upper-case T and Z or an offset such as +01:00, such as 2026-11-12T14:00:00Z"
 	Start string `json:"start"`
-	// +kubebuilder:validation:Format=date-time
 	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(19[7-9][0-9]|2[0-9]{3})-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$') && !format.datetime().validate(self).hasValue()",message="spec.gameDays.held[].end: must be an RFC 3339 time from 1970 to 2999, with an upper-case T and Z or an offset such as +01:00, such as 2026-11-12T14:00:00Z"
 	End string `json:"end"`
 
 	// Scenario says what was injected, such as "primary database failover".

@@ -346,6 +346,109 @@ tiers:
 		{"no spot at all", func(t *testing.T, p profile) {
 			p.set(t, "0", "spec", "placement", "maxSpotFraction")
 		}},
+
+		// Routing.
+		{"routing labels and annotations on the profile and on an SLO", func(t *testing.T, p profile) {
+			p.set(t, `yaml:
+labels: {team: payments, slack_channel: "#payments-oncall"}
+annotations: {dashboard_url: "https://grafana.example.com/d/checkout", note: "first line\nsecond line\tindented"}
+`, "spec", "routing")
+			p.set(t, "yaml: {labels: {team: checkout-core}, annotations: {dashboard_url: 'https://grafana.example.com/d/availability'}}",
+				"spec", "slos", 0, "routing")
+		}},
+		// Go's text/template only opens an action at the two bytes "{{": a space between the braces, a lone
+		// brace, closing braces and look-alike characters are plain text to Prometheus.
+		{"routing values with braces that are not a template delimiter", func(t *testing.T, p profile) {
+			p.set(t, map[string]any{"labels": map[string]any{
+				"spaced": "{ {", "closing": "}}", "trailing": "payments{", "fullwidth": "\uff5b\uff5b .Labels }}",
+			}, "annotations": map[string]any{"spaced": "{ { $value } }", "closing": "}} done"}}, "spec", "routing")
+		}},
+		{"a routing label value of 256 characters and an annotation value of 1024", func(t *testing.T, p profile) {
+			p.set(t, map[string]any{"labels": map[string]any{"team": strings.Repeat("a", 256)},
+				"annotations": map[string]any{"note": strings.Repeat("a", 1024)}}, "spec", "routing")
+		}},
+		{"ten routing labels", func(t *testing.T, p profile) {
+			labels := map[string]any{}
+			for i := range 10 {
+				labels[fmt.Sprintf("l%d", i)] = "v"
+			}
+			p.set(t, labels, "spec", "routing", "labels")
+		}},
+		// Only controls are refused: letters of any script and emoji joined by a zero-width joiner are text.
+		{"routing values in other scripts and with an emoji sequence", func(t *testing.T, p profile) {
+			p.set(t, map[string]any{"labels": map[string]any{"team": "paiements-équipe 支付 👩‍💻"},
+				"annotations": map[string]any{"note": "שלום مرحبا"}}, "spec", "routing")
+		}},
+		{"an empty routing annotation value", func(t *testing.T, p profile) {
+			p.set(t, "yaml: {annotations: {note: ''}}", "spec", "routing")
+		}},
+
+		// Grouped SLOs.
+		{"an SLO grouped by two labels with the smallest bound on its groups", func(t *testing.T, p profile) {
+			p.set(t, "yaml: [route, customer_tier]", "spec", "slos", 0, "groupBy")
+			p.set(t, int64(1), "spec", "slos", 0, "maxGroups")
+		}},
+		{"an SLO grouped by three labels with the largest bound on its groups", func(t *testing.T, p profile) {
+			p.set(t, "yaml: [route, customer_tier, _region]", "spec", "slos", 0, "groupBy")
+			p.set(t, int64(1000), "spec", "slos", 0, "maxGroups")
+		}},
+		{"a grouped SLO with routing labels other than its groups", func(t *testing.T, p profile) {
+			p.set(t, "yaml: [route]", "spec", "slos", 0, "groupBy")
+			p.set(t, "yaml: {labels: {team: payments}}", "spec", "slos", 0, "routing")
+			p.set(t, "yaml: {labels: {owner: payments}}", "spec", "routing")
+		}},
+		{"an empty groupBy without maxGroups", func(t *testing.T, p profile) {
+			p.set(t, []any{}, "spec", "slos", 0, "groupBy")
+		}},
+
+		// Indicators.
+		{"a boolGauge indicator", func(t *testing.T, p profile) {
+			p.set(t, `yaml: {boolGauge: {selector: 'probe_success{job="blackbox",instance="https://shop.example.com"}'}}`,
+				"spec", "slos", 0, "indicator")
+		}},
+		{"a promQL indicator", func(t *testing.T, p profile) {
+			p.set(t, `yaml:
+promQL:
+  errors: sum(rate(grpc_server_handled_total{grpc_code!="OK"}[$window]))
+  total: sum(rate(grpc_server_handled_total[$window]))
+`, "spec", "slos", 0, "indicator")
+		}},
+
+		// Game days.
+		{"game days at the shortest cadence, one held in UTC", func(t *testing.T, p profile) {
+			p.set(t, `yaml:
+cadence: 7d
+held:
+- name: 2026-11-db-failover
+  start: "2026-11-12T14:00:00Z"
+  end: "2026-11-12T16:30:00Z"
+  scenario: primary database failover
+  actionsURL: https://wiki.example.com/gamedays/2026-11
+`, "spec", "gameDays")
+		}},
+		{"game days at the longest cadence", func(t *testing.T, p profile) {
+			p.set(t, "366d", "spec", "gameDays", "cadence")
+		}},
+		{"a game day of exactly 24 hours with nanoseconds", func(t *testing.T, p profile) {
+			p.set(t, `yaml: [{name: a, start: "2026-11-12T14:00:00.123456789Z", end: "2026-11-13T14:00:00.123456789Z"}]`,
+				"spec", "gameDays", "held")
+		}},
+		// The window is measured between instants: 23:30 at -01:00 is 00:30 UTC, 30 minutes before the end.
+		{"a game day whose start and end have different offsets", func(t *testing.T, p profile) {
+			p.set(t, `yaml: [{name: a, start: "2026-11-12T23:30:00-01:00", end: "2026-11-13T01:00:00Z"}]`,
+				"spec", "gameDays", "held")
+		}},
+		{"a game day at the last second of a leap year's 29 February", func(t *testing.T, p profile) {
+			p.set(t, `yaml: [{name: a, start: "2028-02-29T23:59:59+23:59", end: "2028-02-29T23:59:59Z"}]`,
+				"spec", "gameDays", "held")
+		}},
+		{"24 game days held", func(t *testing.T, p profile) {
+			held := make([]any, 24)
+			for i := range held {
+				held[i] = map[string]any{"name": fmt.Sprintf("g%d", i), "start": "2026-11-12T14:00:00Z", "end": "2026-11-12T15:00:00Z"}
+			}
+			p.set(t, held, "spec", "gameDays", "held")
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -382,6 +485,20 @@ spec:
 			s.Disruption == nil || s.Disruption.MaxUnavailable == nil ||
 			s.Disruption.MaxUnavailable.IntValue() != int(v1alpha1.DefaultMaxUnavailable) {
 			t.Errorf("the defaults were not applied: %+v", u.Object["spec"])
+		}
+	})
+
+	// Game days that name no cadence are due monthly (R-3).
+	t.Run("game days without a cadence are monthly", func(t *testing.T) {
+		p := newProfile(t)
+		p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00Z"), "spec", "gameDays", "held")
+		u, err := p.create(t, caseName(t))
+		if err != nil {
+			t.Fatalf("the profile was refused:\n%v", err)
+		}
+		cadence, _, _ := unstructured.NestedString(u.Object, "spec", "gameDays", "cadence")
+		if cadence != "30d" {
+			t.Errorf("spec.gameDays.cadence = %q; want the default 30d", cadence)
 		}
 	})
 }
@@ -430,12 +547,12 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 				p.set(t, `yaml: {histogram: 'http_request_duration_seconds{job="checkout"}', threshold: "0.25"}`,
 					"spec", "slos", 0, "indicator", "latency")
 			},
-			want: []string{`spec.slos[0].indicator`, `exactly one of ratio or latency`},
+			want: []string{`spec.slos[0].indicator`, `exactly one of ratio, latency, boolGauge or promQL`},
 		},
 		{
 			name:   "an indicator with neither ratio nor latency",
 			mutate: func(t *testing.T, p profile) { p.set(t, map[string]any{}, "spec", "slos", 0, "indicator") },
-			want:   []string{`spec.slos[0].indicator`, `exactly one of ratio or latency`},
+			want:   []string{`spec.slos[0].indicator`, `exactly one of ratio, latency, boolGauge or promQL`},
 		},
 		{
 			name:   "an SLO window in hours",
@@ -739,6 +856,433 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			mutate: func(t *testing.T, p profile) { p.set(t, "next year", "spec", "exceptions", 0, "expires") },
 			want:   []string{`spec.exceptions[0].expires`, `date`},
 		},
+
+		// Indicators.
+		{
+			name: "an indicator with both ratio and boolGauge",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {selector: up}", "spec", "slos", 0, "indicator", "boolGauge")
+			},
+			want: []string{`spec.slos[0].indicator`, `exactly one of ratio, latency, boolGauge or promQL`},
+		},
+		{
+			name: "an indicator with both boolGauge and promQL",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {boolGauge: {selector: up}, promQL: {errors: 'sum(rate(e[$window]))', total: 'sum(rate(t[$window]))'}}",
+					"spec", "slos", 0, "indicator")
+			},
+			want: []string{`spec.slos[0].indicator`, `exactly one of ratio, latency, boolGauge or promQL`},
+		},
+		{
+			name:   "a boolGauge with an empty selector",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {boolGauge: {selector: ''}}", "spec", "slos", 0, "indicator") },
+			want:   []string{`spec.slos[0].indicator.boolGauge.selector`, `at least 1 chars long`},
+		},
+		{
+			name: "a boolGauge selector longer than 1024 characters",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, map[string]any{"boolGauge": map[string]any{"selector": strings.Repeat("u", 1025)}}, "spec", "slos", 0, "indicator")
+			},
+			want: []string{`spec.slos[0].indicator.boolGauge.selector`, `Too long`},
+		},
+		{
+			name: "a promQL error rate without $window",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {promQL: {errors: 'sum(rate(e[5m]))', total: 'sum(rate(t[$window]))'}}", "spec", "slos", 0, "indicator")
+			},
+			want: []string{`spec.slos[0].indicator.promQL.errors`, `must use $window`},
+		},
+		{
+			name: "a promQL total rate without $window",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {promQL: {errors: 'sum(rate(e[$window]))', total: 'sum(rate(t[5m]))'}}", "spec", "slos", 0, "indicator")
+			},
+			want: []string{`spec.slos[0].indicator.promQL.total`, `must use $window`},
+		},
+		{
+			name: "a promQL indicator without a total",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {promQL: {errors: 'sum(rate(e[$window]))'}}", "spec", "slos", 0, "indicator")
+			},
+			want: []string{`spec.slos[0].indicator.promQL.total`, `Required value`},
+		},
+
+		// Grouped SLOs.
+		{
+			name:   "maxGroups without groupBy",
+			mutate: func(t *testing.T, p profile) { p.set(t, int64(10), "spec", "slos", 0, "maxGroups") },
+			want:   []string{`spec.slos[0].maxGroups`, `only applies with groupBy`},
+		},
+		{
+			name: "maxGroups with an empty groupBy",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, []any{}, "spec", "slos", 0, "groupBy")
+				p.set(t, int64(10), "spec", "slos", 0, "maxGroups")
+			},
+			want: []string{`spec.slos[0].maxGroups`, `only applies with groupBy`},
+		},
+		{
+			name: "maxGroups of 0",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: [route]", "spec", "slos", 0, "groupBy")
+				p.set(t, int64(0), "spec", "slos", 0, "maxGroups")
+			},
+			want: []string{`spec.slos[0].maxGroups`, `greater than or equal to 1`},
+		},
+		{
+			name: "maxGroups above 1000",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: [route]", "spec", "slos", 0, "groupBy")
+				p.set(t, int64(1001), "spec", "slos", 0, "maxGroups")
+			},
+			want: []string{`spec.slos[0].maxGroups`, `less than or equal to 1000`},
+		},
+		{
+			name:   "a groupBy label given twice",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: [route, route]", "spec", "slos", 0, "groupBy") },
+			want:   []string{`spec.slos[0].groupBy[1]`, `Duplicate value: "route"`},
+		},
+		{
+			name:   "four groupBy labels",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: [a, b, c, d]", "spec", "slos", 0, "groupBy") },
+			want:   []string{`spec.slos[0].groupBy`, `must have at most 3 items`},
+		},
+		{
+			name:   "a groupBy entry that is the operator's slo label",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: [route, slo]", "spec", "slos", 0, "groupBy") },
+			want:   []string{`spec.slos[0].groupBy`, `are the operator's own labels`},
+		},
+		{
+			name:   "a groupBy entry that is Prometheus' reserved __name__",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: [__name__]", "spec", "slos", 0, "groupBy") },
+			want:   []string{`spec.slos[0].groupBy`, `must be a Prometheus label name`},
+		},
+		{
+			name:   "a groupBy entry with a hyphen",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: [customer-tier]", "spec", "slos", 0, "groupBy") },
+			want:   []string{`spec.slos[0].groupBy`, `must be a Prometheus label name`},
+		},
+		{
+			name:   "a groupBy entry of 64 characters",
+			mutate: func(t *testing.T, p profile) { p.set(t, []any{strings.Repeat("r", 64)}, "spec", "slos", 0, "groupBy") },
+			want:   []string{`spec.slos[0].groupBy[0]`, `Too long`},
+		},
+		// A routing label would overwrite the group's label on every series: all groups would merge into
+		// one series set and the rule group would fail to evaluate.
+		{
+			name: "an SLO's routing label that is one of its groupBy labels",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: [route]", "spec", "slos", 0, "groupBy")
+				p.set(t, "yaml: {labels: {route: /checkout}}", "spec", "slos", 0, "routing")
+			},
+			want: []string{`spec.slos[0].routing.labels`, `must not set a label the SLO groups by`},
+		},
+		{
+			name: "a profile's routing label that an SLO groups by",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: [customer_tier]", "spec", "slos", 0, "groupBy")
+				p.set(t, "yaml: {labels: {customer_tier: gold}}", "spec", "routing")
+			},
+			want: []string{`spec.routing.labels`, `must not set a label an SLO groups by`},
+		},
+
+		// Routing.
+		{
+			name:   "a routing label that is the operator's namespace label",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {namespace: payments}}", "spec", "routing") },
+			want:   []string{`spec.routing.labels`, `set by the operator or Prometheus`},
+		},
+		{
+			name:   "a routing label that is prometheus-operator's replica label",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {prometheus_replica: a}}", "spec", "routing") },
+			want:   []string{`spec.routing.labels`, `set by the operator or Prometheus`},
+		},
+		{
+			name:   "an SLO's routing label that is the operator's severity label",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {severity: info}}", "spec", "slos", 0, "routing") },
+			want:   []string{`spec.slos[0].routing.labels`, `set by the operator or Prometheus`},
+		},
+		{
+			name:   "a routing label reserved by Prometheus with __",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {__tenant: a}}", "spec", "routing") },
+			want:   []string{`spec.routing.labels`, `must be a Prometheus label name`},
+		},
+		{
+			name:   "a routing label with a hyphen",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {team-name: a}}", "spec", "routing") },
+			want:   []string{`spec.routing.labels`, `must be a Prometheus label name`},
+		},
+		{
+			name:   "a routing label starting with a digit",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {1team: a}}", "spec", "routing") },
+			want:   []string{`spec.routing.labels`, `must be a Prometheus label name`},
+		},
+		{
+			name: "a routing label key of 64 characters",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, map[string]any{strings.Repeat("k", 64): "a"}, "spec", "routing", "labels")
+			},
+			want: []string{`spec.routing.labels`, `at most 63 characters`},
+		},
+		{
+			name: "eleven routing labels",
+			mutate: func(t *testing.T, p profile) {
+				labels := map[string]any{}
+				for i := range 11 {
+					labels[fmt.Sprintf("l%d", i)] = "v"
+				}
+				p.set(t, labels, "spec", "routing", "labels")
+			},
+			want: []string{`spec.routing.labels`, `must have at most 10 items`},
+		},
+		{
+			name:   "a routing label value that is a template",
+			mutate: func(t *testing.T, p profile) { p.set(t, `yaml: {labels: {team: '{{ $labels.namespace }}'}}`, "spec", "routing") },
+			want:   []string{`spec.routing.labels[team]`, `must not contain '{{'`},
+		},
+		{
+			name: "a routing label value with a template that trims spaces",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, `yaml: {labels: {team: 'a {{- query "up{namespace=\"other\"}" }}'}}`, "spec", "routing")
+			},
+			want: []string{`spec.routing.labels[team]`, `must not contain '{{'`},
+		},
+		{
+			name: "an SLO's routing label value that is a template",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, `yaml: {labels: {team: '{{ with query "up" }}{{ . }}{{ end }}'}}`, "spec", "slos", 0, "routing")
+			},
+			want: []string{`spec.slos[0].routing.labels[team]`, `must not contain '{{'`},
+		},
+		{
+			name:   "an empty routing label value, which Prometheus treats as no label",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {team: ''}}", "spec", "routing") },
+			want:   []string{`spec.routing.labels.team`, `at least 1 chars long`},
+		},
+		{
+			name:   "a routing label value of 257 characters",
+			mutate: func(t *testing.T, p profile) { p.set(t, strings.Repeat("a", 257), "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels.team`, `Too long`},
+		},
+		{
+			name:   "a routing label value with a newline",
+			mutate: func(t *testing.T, p profile) { p.set(t, "payments\nteam: security", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `must not contain control characters`},
+		},
+		{
+			name:   "a routing label value with a NUL",
+			mutate: func(t *testing.T, p profile) { p.set(t, "pay\x00ments", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `must not contain control characters`},
+		},
+		{
+			name:   "a routing label value with a C1 control character",
+			mutate: func(t *testing.T, p profile) { p.set(t, "pay\u0085ments", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `must not contain control characters`},
+		},
+		{
+			name:   "a routing label value with a Unicode line separator",
+			mutate: func(t *testing.T, p profile) { p.set(t, "payments\u2028team: security", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `line or paragraph separators`},
+		},
+		{
+			name:   "a routing label value with a right-to-left mark",
+			mutate: func(t *testing.T, p profile) { p.set(t, "payments\u200f", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `bidirectional marks`},
+		},
+		{
+			name:   "a routing label value with a right-to-left override",
+			mutate: func(t *testing.T, p profile) { p.set(t, "pay\u202ements", "spec", "routing", "labels", "team") },
+			want:   []string{`spec.routing.labels[team]`, `bidirectional marks, embeddings, overrides or isolates`},
+		},
+		{
+			name: "a routing annotation the operator writes",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {annotations: {summary: all is well}}", "spec", "routing")
+			},
+			want: []string{`spec.routing.annotations`, `summary and description are written by the operator`},
+		},
+		{
+			name: "an SLO's routing annotation runbook_url",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {annotations: {runbook_url: 'https://runbooks.example.com'}}", "spec", "slos", 0, "routing")
+			},
+			want: []string{`spec.slos[0].routing.annotations`, `runbook_url comes from spec.slos[].alerting.runbookURL`},
+		},
+		{
+			name: "a routing annotation key Grafana keeps for itself",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {annotations: {__dashboardUid__: abc}}", "spec", "routing")
+			},
+			want: []string{`spec.routing.annotations`, `not starting with a digit or '__'`},
+		},
+		{
+			name:   "a routing annotation key with a dot",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {annotations: {grafana.url: abc}}", "spec", "routing") },
+			want:   []string{`spec.routing.annotations`, `each key must be letters, digits and '_'`},
+		},
+		{
+			name: "a routing annotation value that is a template",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, `yaml: {annotations: {note: 'value {{ $value }}'}}`, "spec", "routing")
+			},
+			want: []string{`spec.routing.annotations[note]`, `must not contain '{{'`},
+		},
+		{
+			name: "an SLO's routing annotation value that is a template",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, `yaml: {annotations: {note: '{{template "x"}}'}}`, "spec", "slos", 0, "routing")
+			},
+			want: []string{`spec.slos[0].routing.annotations[note]`, `must not contain '{{'`},
+		},
+		{
+			name:   "a routing annotation value of 1025 characters",
+			mutate: func(t *testing.T, p profile) { p.set(t, strings.Repeat("a", 1025), "spec", "routing", "annotations", "note") },
+			want:   []string{`spec.routing.annotations.note`, `Too long`},
+		},
+		{
+			name:   "a routing annotation value with an escape character",
+			mutate: func(t *testing.T, p profile) { p.set(t, "\x1b[31mred", "spec", "routing", "annotations", "note") },
+			want:   []string{`spec.routing.annotations[note]`, `control characters other than newline and tab`},
+		},
+		{
+			name:   "a routing annotation value with a right-to-left isolate",
+			mutate: func(t *testing.T, p profile) { p.set(t, "ok\u2067", "spec", "routing", "annotations", "note") },
+			want:   []string{`spec.routing.annotations[note]`, `bidirectional marks, embeddings, overrides or isolates`},
+		},
+
+		// Game days.
+		{
+			name:   "a game-day cadence under a week",
+			mutate: func(t *testing.T, p profile) { p.set(t, "6d", "spec", "gameDays", "cadence") },
+			want:   []string{`spec.gameDays.cadence`, `from 7d to 366d`},
+		},
+		{
+			name:   "a game-day cadence over a year",
+			mutate: func(t *testing.T, p profile) { p.set(t, "367d", "spec", "gameDays", "cadence") },
+			want:   []string{`spec.gameDays.cadence`, `from 7d to 366d`},
+		},
+		{
+			name:   "a game-day cadence in weeks",
+			mutate: func(t *testing.T, p profile) { p.set(t, "4w", "spec", "gameDays", "cadence") },
+			want:   []string{`spec.gameDays.cadence`, `from 7d to 366d`},
+		},
+		{
+			name:   "a game-day cadence with a leading zero",
+			mutate: func(t *testing.T, p profile) { p.set(t, "030d", "spec", "gameDays", "cadence") },
+			want:   []string{`spec.gameDays.cadence`, `from 7d to 366d`},
+		},
+		{
+			name:   "a game-day cadence longer than four characters",
+			mutate: func(t *testing.T, p profile) { p.set(t, "1000d", "spec", "gameDays", "cadence") },
+			want:   []string{`spec.gameDays.cadence`, `Too long`},
+		},
+		{
+			name:   "a game day named with uppercase letters",
+			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("DB-Failover", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00Z"), "spec", "gameDays", "held") },
+			want:   []string{`spec.gameDays.held[0].name`, `lowercase letters, digits and '-'`},
+		},
+		{
+			name:   "a game day without a start",
+			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: [{name: a, end: '2026-11-12T15:00:00Z'}]", "spec", "gameDays", "held") },
+			want:   []string{`spec.gameDays.held[0].start`, `Required value`},
+		},
+		{
+			name: "two game days with the same name",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, `yaml:
+- {name: a, start: "2026-11-12T14:00:00Z", end: "2026-11-12T15:00:00Z"}
+- {name: a, start: "2026-12-12T14:00:00Z", end: "2026-12-12T15:00:00Z"}
+`, "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held[1]`, `Duplicate value`},
+		},
+		{
+			name: "25 game days held",
+			mutate: func(t *testing.T, p profile) {
+				held := make([]any, 25)
+				for i := range held {
+					held[i] = map[string]any{"name": fmt.Sprintf("g%d", i), "start": "2026-11-12T14:00:00Z", "end": "2026-11-12T15:00:00Z"}
+				}
+				p.set(t, held, "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held`, `must have at most 24 items`},
+		},
+		{
+			name:   "a game day that ends before it starts",
+			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T13:00:00Z"), "spec", "gameDays", "held") },
+			want:   []string{`spec.gameDays.held[0].end`, `must be after start`},
+		},
+		{
+			name:   "a game day that ends when it starts",
+			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T14:00:00Z"), "spec", "gameDays", "held") },
+			want:   []string{`spec.gameDays.held[0].end`, `must be after start`},
+		},
+		// 15:00 at +02:00 is 13:00 UTC: an hour before the start, though it reads later.
+		{
+			name:   "a game day whose end is earlier only once its offset is applied",
+			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00+02:00"), "spec", "gameDays", "held") },
+			want:   []string{`spec.gameDays.held[0].end`, `must be after start`},
+		},
+		{
+			name:   "a game day one second longer than 24 hours",
+			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-13T14:00:01Z"), "spec", "gameDays", "held") },
+			want:   []string{`spec.gameDays.held[0].end`, `at most 24h after its start`},
+		},
+		{
+			name: "an actions URL that is not http or https",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00Z"), "spec", "gameDays", "held")
+				p.set(t, "javascript:alert(1)", "spec", "gameDays", "held", 0, "actionsURL")
+			},
+			want: []string{`spec.gameDays.held[0].actionsURL`, `must be an http or https URL`},
+		},
+		{
+			name: "an actions URL with a space",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00Z"), "spec", "gameDays", "held")
+				p.set(t, "https://wiki.example.com/game days", "spec", "gameDays", "held", 0, "actionsURL")
+			},
+			want: []string{`spec.gameDays.held[0].actionsURL`, `must be an http or https URL`},
+		},
+	}
+
+	// The schema's date-time format accepts the first five of these, which Go's time.Parse(time.RFC3339) and
+	// CEL's timestamp() refuse; each is refused by the field's rule, naming the field, never by a rule that
+	// fails to evaluate. Each is tried as the start and as the end of a game day.
+	for _, bad := range []struct{ name, value string }{
+		{"a lower-case t and z", "2026-11-12t14:00:00z"},
+		{"a lower-case z", "2026-11-12T14:00:00z"},
+		{"a fraction after an x", "2026-11-12T14:00:00x5Z"},
+		{"an offset of +99:99", "2026-11-12T14:00:00+99:99"},
+		{"an offset of +24:00", "2026-11-12T14:00:00+24:00"},
+		{"a fraction after a comma", "2026-11-12T14:00:00,5Z"},
+		{"a fraction of ten digits", "2026-11-12T14:00:00.1234567890Z"},
+		{"no offset", "2026-11-12T14:00:00"},
+		{"a space for the T", "2026-11-12 14:00:00Z"},
+		{"no seconds", "2026-11-12T14:00Z"},
+		{"only a date", "2026-11-12"},
+		{"the 30th of February", "2026-02-30T14:00:00Z"},
+		{"hour 24", "2026-11-12T24:00:00Z"},
+		{"a leap second", "2026-12-31T23:59:60Z"},
+		{"year 0", "0000-01-01T00:00:00Z"},
+		{"year 1969", "1969-12-31T23:00:00Z"},
+		{"year 10000", "10000-01-01T00:00:00Z"},
+		{"a Unix time", "1794578400"},
+	} {
+		for _, f := range []string{"start", "end"} {
+			cases = append(cases, struct {
+				name   string
+				mutate func(t *testing.T, p profile)
+				want   []string
+			}{
+				name: fmt.Sprintf("a game day %s with %s", f, bad.name),
+				mutate: func(t *testing.T, p profile) {
+					p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00Z"), "spec", "gameDays", "held")
+					p.set(t, bad.value, "spec", "gameDays", "held", 0, f)
+				},
+				want: []string{"spec.gameDays.held[0]." + f, `must be an RFC 3339 time from 1970 to 2999`},
+			})
+		}
 	}
 
 	for _, tc := range cases {
@@ -755,8 +1299,10 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			}
 			// A CEL rule that reads a field the profile does not set fails to evaluate: the profile is then
 			// refused because the rule is broken, whatever the profile says.
-			if strings.Contains(err.Error(), "no such key") {
-				t.Errorf("a validation rule failed to evaluate:\n%v", err)
+			for _, failed := range []string{"no such key", "no such overload", "formatted string", "out of range"} {
+				if strings.Contains(err.Error(), failed) {
+					t.Errorf("a validation rule failed to evaluate:\n%v", err)
+				}
 			}
 			// Every refusal says in words what is allowed; a bare pattern tells a user nothing.
 			if strings.Contains(err.Error(), "should match '") {
@@ -802,4 +1348,9 @@ func TestUnknownFieldsAreRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gameDay is a list of one held game day, for spec.gameDays.held.
+func gameDay(name, start, end string) []any {
+	return []any{map[string]any{"name": name, "start": start, "end": end}}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 
@@ -263,6 +264,23 @@ func warnings(rp *v1alpha1.ReliabilityProfile) []string {
 					out = append(out, fmt.Sprintf("%s: the matcher %s reads series outside the profile's namespace %s: this SLO would count another team's traffic; without a namespace matcher the operator limits it to %s",
 						s.Field, m.String(), rp.Namespace, rp.Namespace))
 				}
+			}
+		}
+		if o.BoolGauge != nil {
+			for _, s := range selectors {
+				for _, suffix := range []string{"_total", "_count", "_sum", "_bucket"} {
+					if strings.HasSuffix(s.Metric, suffix) {
+						out = append(out, fmt.Sprintf("%s: %s looks like a counter or histogram series, not a 0/1 gauge: a boolGauge counts the share of samples that are 1; use a ratio indicator for counters",
+							s.Field, s.Metric))
+						break
+					}
+				}
+			}
+		}
+		for j, g := range o.GroupBy {
+			if slices.Contains([]string{"instance", "pod", "container", "pod_name", "node"}, g) {
+				out = append(out, fmt.Sprintf("%s.groupBy[%d]: %s changes with every restart or reschedule: each new value is a new group with an empty history and its own alerts; group by a stable label such as route",
+					sloPath, j, g))
 			}
 		}
 		for _, t := range o.Tiers {

@@ -174,7 +174,8 @@ func checkVersionMetric(s Snapshot) Verdict {
 func checkIndicators(s Snapshot) Verdict {
 	var availability, latency []string
 	for _, slo := range s.Profile.Spec.SLOs {
-		if slo.Indicator.Ratio != nil {
+		// A boolGauge (a probe, up) and a promQL ratio measure availability too.
+		if slo.Indicator.Ratio != nil || slo.Indicator.BoolGauge != nil || slo.Indicator.PromQL != nil {
 			availability = append(availability, slo.Name)
 		}
 		if slo.Indicator.Latency != nil {
@@ -183,7 +184,7 @@ func checkIndicators(s Snapshot) Verdict {
 	}
 	var missing []string
 	if len(availability) == 0 {
-		missing = append(missing, "availability SLO (a ratio indicator)")
+		missing = append(missing, "availability SLO (a ratio, boolGauge or promQL indicator)")
 	}
 	if len(latency) == 0 {
 		missing = append(missing, "latency SLO (a latency indicator)")

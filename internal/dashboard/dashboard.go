@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
@@ -96,6 +97,14 @@ type Threshold struct {
 	Value *float64 `json:"value"`
 }
 
+// ignoring is the vector matching of a grouped SLO's series against its one budget series.
+func ignoring(groupBy []string) string {
+	if len(groupBy) == 0 {
+		return ""
+	}
+	return "ignoring (" + strings.Join(groupBy, ", ") + ") group_left "
+}
+
 // Service is what the service-wide panels need.
 type Service struct {
 	Name, Namespace, Title string
@@ -121,9 +130,18 @@ func Build(svc Service, objectives []slo.Objective) Dashboard {
 	for _, o := range objectives {
 		b.row("SLO " + o.Name)
 		sel := o.Matchers()
+		// The SLO-window series are evaluated every few minutes: read their latest sample, not the instant.
+		latest := func(series string) string {
+			return fmt.Sprintf("last_over_time(%s%s[%s])", series, sel, slo.WindowName(slo.ReadLookback(slo.DefaultWindowInterval)))
+		}
+		// A grouped SLO has a line per group, named by its labels.
+		group := ""
+		for _, g := range o.GroupBy {
+			group += "{{" + g + "}} "
+		}
 		sli := []Target{
-			{Expr: "1 - " + slo.ErrorRatioSeries(o.Windows()[0]) + sel, LegendFormat: "SLI over " + slo.WindowName(o.Windows()[0])},
-			{Expr: "1 - " + slo.ErrorRatioSeries(o.Window) + sel, LegendFormat: "SLI over " + slo.WindowName(o.Window)},
+			{Expr: "1 - " + slo.ErrorRatioSeries(o.Windows()[0]) + sel, LegendFormat: group + "SLI over " + slo.WindowName(o.Windows()[0])},
+			{Expr: "1 - " + latest(slo.ErrorRatioSeries(o.Window)), LegendFormat: group + "SLI over " + slo.WindowName(o.Window)},
 			{Expr: "slo:objective:ratio" + sel, LegendFormat: "objective"},
 		}
 		if o.External != nil {
@@ -133,10 +151,15 @@ func Build(svc Service, objectives []slo.Objective) Dashboard {
 			unit("percentunit", 3, nil), sli...)
 		b.panel(4, "stat", "Error budget remaining", "Over the "+slo.WindowName(o.Window)+" window. Below 0: the SLO is broken.",
 			unit("percentunit", 1, budgetColours()),
-			Target{Expr: "slo:error_budget_remaining:ratio" + sel, LegendFormat: "remaining", Instant: true})
+			Target{Expr: latest("slo:error_budget_remaining:ratio"), LegendFormat: group + "remaining", Instant: true})
 		var burn []Target
 		for _, w := range o.Windows() {
-			burn = append(burn, Target{Expr: slo.ErrorRatioSeries(w) + sel + " / slo:error_budget:ratio" + sel, LegendFormat: slo.WindowName(w)})
+			series := slo.ErrorRatioSeries(w) + sel
+			if w == o.Window {
+				series = latest(slo.ErrorRatioSeries(w))
+			}
+			// ignoring the groupBy labels: the budget is one series for all groups.
+			burn = append(burn, Target{Expr: series + " / " + ignoring(o.GroupBy) + "slo:error_budget:ratio" + sel, LegendFormat: group + slo.WindowName(w)})
 		}
 		b.panel(8, "timeseries", "Burn rate per window", "1 spends the budget exactly over the SLO window; the alerts fire at 14.4, 6, 3 and 1 by default.",
 			unit("none", 2, nil), burn...)

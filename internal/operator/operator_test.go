@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -397,16 +398,11 @@ func TestLogRetentionThroughLoggingOperatorFlows(t *testing.T) {
 
 	// A non-critical log tier, agreed as an O-5 exception for this critical service, moves the Flow to the
 	// 7-day output.
-	live := &v1alpha1.ReliabilityProfile{}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
-		t.Fatal(err)
-	}
-	live.Spec.Logs = &v1alpha1.LogsSpec{Tier: v1alpha1.TierNonCritical}
-	live.Spec.Exceptions = append(live.Spec.Exceptions, v1alpha1.Exception{Rule: "O-5",
-		Reason: "Its logs are copies of the payment provider's, which keeps them for a year.", Expires: "2027-03-31"})
-	if err := c.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateProfile(ctx, t, c, client.ObjectKeyFromObject(rp), func(live *v1alpha1.ReliabilityProfile) {
+		live.Spec.Logs = &v1alpha1.LogsSpec{Tier: v1alpha1.TierNonCritical}
+		live.Spec.Exceptions = append(live.Spec.Exceptions, v1alpha1.Exception{Rule: "O-5",
+			Reason: "Its logs are copies of the payment provider's, which keeps them for a year.", Expires: "2027-03-31"})
+	})
 	waitFor("the Flow moved to the non-critical output", func() error {
 		if out, err := flowOutput(); err != nil || out != "logs-7d" {
 			return fmt.Errorf("Flow output %q (err=%v)", out, err)
@@ -415,14 +411,10 @@ func TestLogRetentionThroughLoggingOperatorFlows(t *testing.T) {
 	})
 
 	// Flows select by labels only: a selector of expressions is reported, and the last Flow is kept.
-	if err := c.Get(ctx, client.ObjectKeyFromObject(rp), live); err != nil {
-		t.Fatal(err)
-	}
-	live.Spec.Selector = v1alpha1.LabelSelector{MatchExpressions: []v1alpha1.LabelSelectorRequirement{
-		{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"checkout"}}}}
-	if err := c.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateProfile(ctx, t, c, client.ObjectKeyFromObject(rp), func(live *v1alpha1.ReliabilityProfile) {
+		live.Spec.Selector = v1alpha1.LabelSelector{MatchExpressions: []v1alpha1.LabelSelectorRequirement{
+			{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"checkout"}}}}
+	})
 	waitFor("the Flow reported as not renderable", func() error {
 		got := &v1alpha1.ReliabilityProfile{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(rp), got); err != nil {
@@ -440,5 +432,22 @@ func TestLogRetentionThroughLoggingOperatorFlows(t *testing.T) {
 	})
 	if out, err := flowOutput(); err != nil || out != "logs-7d" {
 		t.Errorf("the last good Flow was not kept: %q (err=%v)", out, err)
+	}
+}
+
+// updateProfile changes a stored profile's spec, reading it again when the operator's status write came
+// between the read and the update.
+func updateProfile(ctx context.Context, t *testing.T, c client.Client, key client.ObjectKey, mutate func(*v1alpha1.ReliabilityProfile)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live := &v1alpha1.ReliabilityProfile{}
+		if err := c.Get(ctx, key, live); err != nil {
+			return err
+		}
+		mutate(live)
+		return c.Update(ctx, live)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -64,7 +64,7 @@ var renderFlags = []renderFlag{
 		set: func(o *render.Options, _ *bindState, v string) error { return setAlertLabels(&o.AlertLabels, v) }},
 	{name: "velero-namespace", defaultValue: "velero", usage: "Namespace where Velero reads Schedules; backups of profiles become Schedules there (none when empty).", example: "backups",
 		set: func(o *render.Options, _ *bindState, v string) error { return setNamespace(&o.VeleroNamespace, v) }},
-	{name: "slo-window-interval", defaultValue: "5m", usage: "How often Prometheus evaluates the SLO-window rules (the whole-window ratio and the budget remaining).", example: "1m",
+	{name: "slo-window-interval", defaultValue: "2m", usage: "How often Prometheus evaluates the SLO-window rules (the whole-window ratio and the budget remaining).", example: "1m",
 		set: func(o *render.Options, _ *bindState, v string) error { return setDuration(&o.SLOWindowInterval, v) }},
 	{name: "logging-cluster-outputs", defaultValue: "", usage: "logging-operator ClusterOutputs per log tier, such as critical=logs-30d,non-critical=logs-7d: each profile gets a Flow to its tier's output (O-5); off when empty.", example: "critical=logs-30d,non-critical=logs-7d",
 		set: func(o *render.Options, _ *bindState, v string) error {

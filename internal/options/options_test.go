@@ -29,7 +29,7 @@ func TestTheDefaultsAreTheOperatorsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := render.Options{VeleroNamespace: "velero", SLOWindowInterval: 5 * time.Minute}
+	want := render.Options{VeleroNamespace: "velero", SLOWindowInterval: 2 * time.Minute}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
@@ -125,7 +125,7 @@ func TestTheHelpShowsEveryFlagWithItsDefault(t *testing.T) {
 			t.Errorf("help lacks -%s:\n%s", name, help.String())
 		}
 	}
-	for _, want := range []string{"(default velero)", "(default 5m)"} {
+	for _, want := range []string{"(default velero)", "(default 2m)"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, help.String())
 		}

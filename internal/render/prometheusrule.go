@@ -20,6 +20,7 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 	groups, err := slo.Groups(slo.Service{
 		Name: rp.Spec.Service, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier),
 		VersionMetric: rp.Spec.Metrics.VersionMetric, WindowInterval: opts.SLOWindowInterval,
+		AlertLabels: opts.AlertLabels, Routing: rp.Spec.Routing,
 	}, objectives)
 	if err != nil {
 		return nil, err
@@ -43,33 +44,11 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 			groups = append(groups, *g)
 		}
 	}
-	addAlertLabels(groups, opts.AlertLabels)
+	// The SLO and manifesto groups are decorated already; the disaster-recovery group gets the same labels.
+	slo.Decorate(groups, opts.AlertLabels, rp.Spec.Routing)
 	return &monitoringv1.PrometheusRule{
 		TypeMeta:   typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.PrometheusRuleKind),
 		ObjectMeta: childMeta(rp, opts.MonitoringLabels),
 		Spec:       monitoringv1.PrometheusRuleSpec{Groups: groups},
 	}, nil
-}
-
-// addAlertLabels gives every alert the labels it does not set itself.
-func addAlertLabels(groups []monitoringv1.RuleGroup, labels map[string]string) {
-	if len(labels) == 0 {
-		return
-	}
-	for g := range groups {
-		for r := range groups[g].Rules {
-			rule := &groups[g].Rules[r]
-			if rule.Alert == "" {
-				continue
-			}
-			if rule.Labels == nil {
-				rule.Labels = map[string]string{}
-			}
-			for k, v := range labels {
-				if _, own := rule.Labels[k]; !own {
-					rule.Labels[k] = v
-				}
-			}
-		}
-	}
 }

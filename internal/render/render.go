@@ -43,7 +43,7 @@ type Options struct {
 	GrafanaInstanceSelector *metav1.LabelSelector
 	// VeleroNamespace is where Velero reads Schedules; empty renders no backups.
 	VeleroNamespace string
-	// SLOWindowInterval is how often Prometheus evaluates the SLO-window rules; zero is 5m.
+	// SLOWindowInterval is how often Prometheus evaluates the SLO-window rules; zero is 2m (slo.DefaultWindowInterval).
 	SLOWindowInterval time.Duration
 	// LoggingClusterOutputs are the logging-operator ClusterOutputs of each log tier; empty renders no Flows.
 	LoggingClusterOutputs map[v1alpha1.Tier]string

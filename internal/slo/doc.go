@@ -20,11 +20,32 @@
 //	slo:sli_latency:p99_rate5m             99th percentile latency, for latency SLOs (O-9)
 //	service:up:ratio                       share of the service's scrape targets that are up (O-9)
 //
-// The SLO window ratio is computed from the recorded 5m rates (sum_over_time of each, then divided), so
-// Prometheus never evaluates a 30-day rate() over raw series; it is traffic-weighted, and exact once the
-// recorded series are as old as the window. It and the budget remaining are in a group of their own,
-// <service>-slo-<name>-window, evaluated every 5 minutes (Service.WindowInterval): they read a whole window
-// of samples, and move slowly.
+// Only the 5m rates read the raw series. Every other error ratio, over the alert windows and the SLO
+// window, is derived from them: the sums over W of the recorded 5m error and request rates, divided
+// (sum_over_time of each). Prometheus never evaluates rate() over hours or days of raw series, whatever
+// their number of instances; the ratio is traffic-weighted like a rate() over W (each 5m rate takes counter
+// resets), and exact once the recorded series are as old as the window. The SLO window's ratio and the budget
+// remaining are in a group of their own, <service>-slo-<name>-window, evaluated every 2 minutes
+// (Service.WindowInterval): below Prometheus' 5m lookback with room for a missed evaluation; readers query
+// them with last_over_time over ReadLookback.
+//
+// # Indicators
+//
+//	ratio      errors and total counters: errors 0 for a group with requests and no error series
+//	latency    a classic histogram's _count minus its bucket at the threshold, or a native histogram's
+//	           histogram_fraction; without a bucket at the threshold the errors stay unknown
+//	boolGauge  a 0/1 gauge's samples: bad samples per second over all samples per second (bad time share)
+//	promQL     two expressions of rates over $window, evaluated over 5m, limited to the profile's namespace
+//
+// With spec.slos[].groupBy every sum keeps the groupBy labels: each group has its own series and alerts.
+//
+// # Silence
+//
+// No SLO goes silent: SLOInputAbsent fires when an SLO's requests have been absent for an hour (selectors
+// that match nothing, metrics without the namespace label the operator adds), SLOThresholdNotABucket when a
+// classic histogram has requests but no bucket at the threshold, and SLOGroupsAboveBound when a grouped SLO
+// has more groups than spec.slos[].maxGroups. ServiceNotScraped fires only when neither the ServiceMonitor's
+// up series nor any SLO's requests exist. Each carries a field label naming what to fix.
 //
 // # Burn-rate alerts
 //

@@ -3,6 +3,7 @@ package slo
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,10 +21,19 @@ type Objective struct {
 	// Target is the objective as a fraction, exactly as declared: "99.9" is 999/1000.
 	Target *big.Rat
 	// External is the external objective as a fraction, or nil.
-	External *big.Rat
-	Window   time.Duration
-	Ratio    *v1alpha1.RatioIndicator
-	Latency  *v1alpha1.LatencyIndicator
+	External  *big.Rat
+	Window    time.Duration
+	Ratio     *v1alpha1.RatioIndicator
+	Latency   *v1alpha1.LatencyIndicator
+	BoolGauge *v1alpha1.BoolGaugeIndicator
+	PromQL    *v1alpha1.PromQLIndicator
+	// GroupBy are the labels the SLO is split by (one SLO per value), in the profile's order; MaxGroups is the
+	// number of groups above which SLOGroupsAboveBound fires.
+	GroupBy   []string
+	MaxGroups int
+	// Routing is the SLO's own routing (spec.slos[].routing), and ProfileRouting the profile's
+	// (spec.routing), which the SLO's wins over on the same key.
+	Routing, ProfileRouting *v1alpha1.Routing
 	// Tiers are the burn-rate alert tiers after defaults, scaling and overrides, in a stable order.
 	Tiers      []Tier
 	RunbookURL string
@@ -63,6 +73,9 @@ var defaultTiers = []defaultTier{
 // Objectives returns the profile's SLOs as domain values. It fails on values the CRD would refuse, for the
 // CLI's sake, which reads files no API server has checked.
 func Objectives(rp *v1alpha1.ReliabilityProfile) ([]Objective, error) {
+	if err := checkRouting("spec.routing", rp.Spec.Routing); err != nil {
+		return nil, err
+	}
 	var out []Objective
 	for i, s := range rp.Spec.SLOs {
 		o, err := objectiveOf(rp, i, s)
@@ -88,6 +101,7 @@ func Problems(rp *v1alpha1.ReliabilityProfile) []error {
 				errs = append(errs, err)
 			}
 		}
+		errs = append(errs, expressionProblems(i, s, rp.Namespace)...)
 	}
 	return errs
 }
@@ -96,7 +110,11 @@ func Problems(rp *v1alpha1.ReliabilityProfile) []error {
 func objectiveOf(rp *v1alpha1.ReliabilityProfile, i int, s v1alpha1.SLO) (Objective, error) {
 	field := fmt.Sprintf("spec.slos[%d]", i)
 	o := Objective{Service: rp.Spec.Service, Name: s.Name, Namespace: rp.Namespace, Tier: string(rp.Spec.Tier), Index: i,
-		Ratio: s.Indicator.Ratio, Latency: s.Indicator.Latency}
+		Ratio: s.Indicator.Ratio, Latency: s.Indicator.Latency, BoolGauge: s.Indicator.BoolGauge, PromQL: s.Indicator.PromQL,
+		GroupBy: s.GroupBy, MaxGroups: v1alpha1.DefaultMaxGroups, Routing: s.Routing, ProfileRouting: rp.Spec.Routing}
+	if s.MaxGroups != nil {
+		o.MaxGroups = int(*s.MaxGroups)
+	}
 	var err error
 	if o.Target, err = percent(s.Objective); err != nil {
 		return Objective{}, fmt.Errorf("%s.objective: %w", field, err)
@@ -118,8 +136,14 @@ func objectiveOf(rp *v1alpha1.ReliabilityProfile, i int, s v1alpha1.SLO) (Object
 		return Objective{}, fmt.Errorf("%s.window: %q is not a duration such as 30d", field, window)
 	}
 	o.Window = time.Duration(w)
-	if (o.Ratio == nil) == (o.Latency == nil) {
-		return Objective{}, fmt.Errorf("%s.indicator: set exactly one of ratio or latency", field)
+	if n := countSet(o.Ratio != nil, o.Latency != nil, o.BoolGauge != nil, o.PromQL != nil); n != 1 {
+		return Objective{}, fmt.Errorf("%s.indicator: set exactly one of ratio, latency, boolGauge or promQL", field)
+	}
+	if err := checkGroupBy(field, s, rp.Spec.Routing); err != nil {
+		return Objective{}, err
+	}
+	if err := checkRouting(field+".routing", s.Routing); err != nil {
+		return Objective{}, err
 	}
 	if o.Tiers, err = tiers(s.Alerting, o.Window, o.Target); err != nil {
 		return Objective{}, fmt.Errorf("%s.alerting.%w", field, err)
@@ -127,6 +151,76 @@ func objectiveOf(rp *v1alpha1.ReliabilityProfile, i int, s v1alpha1.SLO) (Object
 	o.RunbookURL = runbookURL(rp, s.Alerting)
 	return o, nil
 }
+
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// checkGroupBy refuses what the CRD cannot see across fields: a groupBy label listed twice, one that is also
+// a routing label (the group's value and the routing value would fight over one label), and maxGroups
+// without groupBy. The CLI reads files no API server has checked, so the CRD's own rules are repeated here.
+func checkGroupBy(field string, s v1alpha1.SLO, profileRouting *v1alpha1.Routing) error {
+	if s.MaxGroups != nil && len(s.GroupBy) == 0 {
+		return fmt.Errorf("%s.maxGroups: only applies with groupBy", field)
+	}
+	seen := map[string]bool{}
+	for j, g := range s.GroupBy {
+		if !model.LegacyValidation.IsValidLabelName(g) || strings.HasPrefix(g, "__") || slices.Contains(reservedLabels, g) {
+			return fmt.Errorf("%s.groupBy[%d]: %q is not a label the SLO can be grouped by: a Prometheus label name, not starting with '__', other than the operator's own (%s)",
+				field, j, g, strings.Join(reservedLabels, ", "))
+		}
+		if seen[g] {
+			return fmt.Errorf("%s.groupBy[%d]: %q is listed twice", field, j, g)
+		}
+		seen[g] = true
+		for path, r := range map[string]*v1alpha1.Routing{field + ".routing": s.Routing, "spec.routing": profileRouting} {
+			if r != nil {
+				if _, ok := r.Labels[g]; ok {
+					return fmt.Errorf("%s.labels: %q is also in %s.groupBy: each group carries its own value of it", path, g, field)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkRouting refuses a routing value Prometheus would expand as a template (a template can query any
+// series, other tenants' included). The CRD refuses it too; this guards a cluster whose CRD is older than the
+// operator, and the CLI.
+func checkRouting(path string, r *v1alpha1.Routing) error {
+	if r == nil {
+		return nil
+	}
+	for _, kind := range []struct {
+		name   string
+		values map[string]string
+	}{{"labels", r.Labels}, {"annotations", r.Annotations}} {
+		for _, k := range sortedKeys(kind.values) {
+			if strings.Contains(kind.values[k], "{{") || strings.Contains(k, "{{") {
+				return fmt.Errorf("%s.%s[%s]: must not contain '{{': Prometheus would expand it as a template, which can read other tenants' series", path, kind.name, k)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// reservedLabels are the labels the operator sets on its series and alerts (and le, which histograms own).
+var reservedLabels = []string{"service", "slo", "tier", "namespace", "severity", "burnrate_tier", "long_window", "short_window", "alertname", "alertstate", "le", "field"}
 
 // tiers applies scaling and the profile's overrides to the default tiers. Errors start with the path of the
 // tier under spec.slos[].alerting, such as "tiers[1].longWindow: ...".

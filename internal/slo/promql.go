@@ -3,8 +3,10 @@ package slo
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -21,10 +23,16 @@ var promql = parser.NewParser(parser.Options{})
 type InvalidQueryError struct {
 	Field, Query string
 	Err          error
+	// Expression is true for a promQL indicator's expression, false for a selector.
+	Expression bool
 }
 
 func (e *InvalidQueryError) Error() string {
-	return fmt.Sprintf("%s: %q is not a PromQL metric selector: %v", e.Field, e.Query, e.Err)
+	what := "a PromQL metric selector"
+	if e.Expression {
+		what = "a PromQL expression the operator can use"
+	}
+	return fmt.Sprintf("%s: %q is not %s: %v", e.Field, e.Query, what, e.Err)
 }
 
 // selector parses a metric selector such as `http_requests_total{job="api"}`. The operator wraps it in
@@ -156,6 +164,116 @@ func inNamespace(vs *parser.VectorSelector, namespace string) *parser.VectorSele
 	return out
 }
 
+// WindowPlaceholder stands for the range of every rate in a promQL indicator's expressions.
+const WindowPlaceholder = "$window"
+
+// placeholderTypo is $window run on into a name, such as $windows or $window_5m.
+var placeholderTypo = regexp.MustCompile(`\$window[A-Za-z0-9_]+`)
+
+// sentinelRange replaces $window while an expression is checked, so that every range it holds can be told
+// apart from one written as a fixed duration.
+const sentinelRange = 3*time.Hour + 33*time.Minute + 33*time.Second
+
+// promQLExpression parses one expression of a promQL indicator with $window set to rng, limits every
+// selector without a namespace matcher to the namespace, and refuses what would not be an SLI: an
+// expression that is not an instant vector, uses no range or a fixed one, moves in time (offset, @), or sums
+// away a groupBy label, so that summing it by the groupBy labels yields one series per group.
+func promQLExpression(field, query, namespace string, groupBy []string, rng time.Duration) (string, error) {
+	refuse := func(format string, args ...any) error {
+		return &InvalidQueryError{Field: field, Query: query, Err: fmt.Errorf(format, args...), Expression: true}
+	}
+	if !strings.Contains(query, WindowPlaceholder) {
+		return "", refuse("it does not use %s as the range of its rates, such as sum(rate(http_requests_total{code=~\"5..\"}[%s]))", WindowPlaceholder, WindowPlaceholder)
+	}
+	if m := placeholderTypo.FindString(query); m != "" {
+		return "", refuse("%s is not the placeholder: write %s alone as the range, such as [%s]", m, WindowPlaceholder, WindowPlaceholder)
+	}
+	checked, err := promql.ParseExpr(strings.ReplaceAll(query, WindowPlaceholder, model.Duration(sentinelRange).String()))
+	if err != nil {
+		return "", refuse("%v", err)
+	}
+	if checked.Type() != parser.ValueTypeVector {
+		return "", refuse("it is a %s; it must be an instant vector of per-second rates, such as sum(rate(http_requests_total[%s]))", parser.DocumentedType(checked.Type()), WindowPlaceholder)
+	}
+	ranges := 0
+	var problem error
+	parser.Inspect(checked, func(node parser.Node, _ []parser.Node) error {
+		if problem != nil {
+			return problem
+		}
+		switch n := node.(type) {
+		case *parser.MatrixSelector:
+			if n.Range != sentinelRange {
+				problem = refuse("the range [%s] is fixed: write every range as [%s], the operator evaluates it over 5m and derives longer windows itself", model.Duration(n.Range), WindowPlaceholder)
+			}
+			ranges++
+		case *parser.SubqueryExpr:
+			if n.Range != sentinelRange {
+				problem = refuse("the subquery range [%s] is fixed: write it as [%s:...]", model.Duration(n.Range), WindowPlaceholder)
+			}
+			if n.OriginalOffset != 0 || n.Timestamp != nil || n.StartOrEnd != 0 {
+				problem = refuse("offset and @ modifiers are not allowed: they would move the SLO in time")
+			}
+			ranges++
+		case *parser.VectorSelector:
+			if n.OriginalOffset != 0 || n.Timestamp != nil || n.StartOrEnd != 0 {
+				problem = refuse("offset and @ modifiers are not allowed: they would move the SLO in time")
+			}
+			// A selector of every metric ({__name__=~".+"}) would make each evaluation read the whole
+			// namespace on a Prometheus other teams share.
+			if metricName(n) == "" {
+				problem = refuse("the selector %s names no metric: name one before the braces or with __name__=\"...\"", n)
+			}
+		case *parser.StringLiteral:
+			if strings.Contains(n.Val, model.Duration(sentinelRange).String()) {
+				problem = refuse("%s is inside a string; it stands for the range of a rate, such as [%s]", WindowPlaceholder, WindowPlaceholder)
+			}
+		}
+		return problem
+	})
+	if problem != nil {
+		return "", problem
+	}
+	if ranges == 0 {
+		return "", refuse("it uses %s nowhere as a range: write it as the range of its rates, such as rate(x[%s])", WindowPlaceholder, WindowPlaceholder)
+	}
+	// Every $window must be a range: one in a label value or a comment would be rewritten to 5m silently.
+	if n := strings.Count(query, WindowPlaceholder); n != ranges {
+		return "", refuse("%s appears %d times but is the range of %d rates: use it only as a range, such as rate(x[%s])", WindowPlaceholder, n, ranges, WindowPlaceholder)
+	}
+	if len(groupBy) > 0 {
+		if agg, ok := unparen(checked).(*parser.AggregateExpr); ok {
+			for _, g := range groupBy {
+				if agg.Without == slices.Contains(agg.Grouping, g) {
+					return "", refuse("its outer %s() sums away the groupBy label %s: write %s by (%s), or leave the sum to the operator, which sums it by the groupBy labels",
+						agg.Op, g, agg.Op, strings.Join(groupBy, ", "))
+				}
+			}
+		}
+	}
+	expr, err := promql.ParseExpr(strings.ReplaceAll(query, WindowPlaceholder, model.Duration(rng).String()))
+	if err != nil {
+		return "", refuse("%v", err) // cannot happen: it parsed with another duration
+	}
+	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+		if vs, ok := node.(*parser.VectorSelector); ok {
+			*vs = *inNamespace(vs, namespace)
+		}
+		return nil
+	})
+	return expr.String(), nil
+}
+
+func unparen(e parser.Expr) parser.Expr {
+	for {
+		p, ok := e.(*parser.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.Expr
+	}
+}
+
 // Selector is one PromQL selector of an SLO's indicator as the profile wrote it, parsed: the field that holds
 // it, the metric it names and its matchers. Admission reads them to warn about what parses but surprises.
 type Selector struct {
@@ -166,12 +284,28 @@ type Selector struct {
 // Selectors are the indicator's selectors, parsed as the rules parse them.
 func (o Objective) Selectors() ([]Selector, error) {
 	var out []Selector
-	for _, q := range indicatorQueries(o.Index, v1alpha1.Indicator{Ratio: o.Ratio, Latency: o.Latency}) {
+	for _, q := range indicatorQueries(o.Index, v1alpha1.Indicator{Ratio: o.Ratio, Latency: o.Latency, BoolGauge: o.BoolGauge}) {
 		vs, err := q.parse()
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, Selector{Field: q.field, Metric: metricName(vs), Matchers: vs.LabelMatchers})
+	}
+	if p := o.PromQL; p != nil {
+		// Every selector inside a promQL expression, as written (before the namespace is added).
+		idx := fmt.Sprintf("spec.slos[%d].indicator.promQL", o.Index)
+		for _, q := range []struct{ field, query string }{{idx + ".errors", p.Errors}, {idx + ".total", p.Total}} {
+			expr, err := promql.ParseExpr(strings.ReplaceAll(q.query, WindowPlaceholder, model.Duration(base).String()))
+			if err != nil {
+				return nil, &InvalidQueryError{Field: q.field, Query: q.query, Err: err, Expression: true}
+			}
+			parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+				if vs, ok := node.(*parser.VectorSelector); ok {
+					out = append(out, Selector{Field: q.field, Metric: metricName(vs), Matchers: vs.LabelMatchers})
+				}
+				return nil
+			})
+		}
 	}
 	return out, nil
 }
@@ -200,5 +334,24 @@ func indicatorQueries(i int, ind v1alpha1.Indicator) []indicatorQuery {
 	if l := ind.Latency; l != nil {
 		out = append(out, indicatorQuery{field: idx + ".latency.histogram", query: l.Histogram, histogram: true})
 	}
+	if g := ind.BoolGauge; g != nil {
+		out = append(out, indicatorQuery{field: idx + ".boolGauge.selector", query: g.Selector})
+	}
 	return out
+}
+
+// expressionProblems are the errors of a promQL indicator's two expressions.
+func expressionProblems(i int, s v1alpha1.SLO, namespace string) []error {
+	p := s.Indicator.PromQL
+	if p == nil {
+		return nil
+	}
+	idx := fmt.Sprintf("spec.slos[%d].indicator.promQL", i)
+	var errs []error
+	for _, q := range []struct{ field, query string }{{idx + ".errors", p.Errors}, {idx + ".total", p.Total}} {
+		if _, err := promQLExpression(q.field, q.query, namespace, s.GroupBy, base); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }

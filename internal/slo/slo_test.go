@@ -282,3 +282,148 @@ func TestAnLeMatcherInAHistogramIsRefused(t *testing.T) {
 		t.Errorf("err = %v, want an InvalidQueryError on spec.slos[0].indicator.latency.histogram about le", err)
 	}
 }
+
+// TestAPromQLIndicatorIsRefusedWhenItCannotBeAnSLI: each expression of a promQL indicator is parsed by
+// Prometheus' parser and refused, naming its field, when the operator could not derive its windows from it
+// or it would not yield one series per group.
+func TestAPromQLIndicatorIsRefusedWhenItCannotBeAnSLI(t *testing.T) {
+	const good = `rate(http_requests_total[$window])` // the operator sums it
+	tests := []struct {
+		name, errors string
+		groupBy      []string
+		want         string // in the error; empty: accepted
+	}{
+		{"a rate over $window", `sum(rate(http_requests_total{code=~"5.."}[$window]))`, nil, ""},
+		{"a subquery over $window", `sum(rate(http_requests_total{code=~"5.."}[$window:1m]))`, nil, ""},
+		{"grouped, and summed by the group", `sum by (route) (rate(http_requests_total{code=~"5.."}[$window]))`, []string{"route"}, ""},
+		{"grouped, and not summed", `rate(http_requests_total{code=~"5.."}[$window])`, []string{"route"}, ""},
+		{"no $window", `sum(rate(http_requests_total[5m]))`, nil, "does not use $window"},
+		{"a fixed range beside $window", `sum(rate(a[$window])) + sum(rate(b[1h]))`, nil, "the range [1h] is fixed"},
+		{"$window only in a string", `label_replace(vector(1), "w", "$window", "", "")`, nil, "inside a string"},
+		{"no range at all", `sum(http_requests_total{w="$window"})`, nil, "nowhere as a range"},
+		{"a range vector", `rate(http_requests_total[$window])[5m:]`, nil, "instant vector"},
+		{"an offset", `sum(rate(http_requests_total[$window] offset 1h))`, nil, "offset and @"},
+		{"does not parse", `sum(rate(http_requests_total[$window])`, nil, "spec.slos[0].indicator.promQL.errors"},
+		{"$window in a label value", `sum(rate(e{path="$window"}[$window]))`, nil, "appears 2 times but is the range of 1 rates"},
+		{"$windows", `sum(rate(e[$windows]))`, nil, "$windows is not the placeholder"},
+		{"a selector of every metric", `count(count_over_time({__name__=~".+"}[$window]))`, nil, "names no metric"},
+		{"sums the group away", `sum(rate(http_requests_total[$window]))`, []string{"route"}, "sums away the groupBy label route"},
+		{"keeps the group out", `sum without (route) (rate(http_requests_total[$window]))`, []string{"route"}, "sums away the groupBy label route"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := availabilityProfile()
+			rp.Spec.SLOs[0].Indicator = v1alpha1.Indicator{PromQL: &v1alpha1.PromQLIndicator{Errors: tt.errors, Total: good}}
+			rp.Spec.SLOs[0].GroupBy = tt.groupBy
+			errs := slo.Problems(rp)
+			_, renderErr := slo.Objectives(rp)
+			if tt.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("refused: %v", errs)
+				}
+				objectives, _ := slo.Objectives(rp)
+				if _, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop"}, objectives); err != nil || renderErr != nil {
+					t.Fatalf("does not render: %v %v", err, renderErr)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.want) || !strings.HasPrefix(errs[0].Error(), "spec.slos[0].indicator.promQL.errors: ") {
+				t.Fatalf("errors = %v, want one naming spec.slos[0].indicator.promQL.errors and saying %q", errs, tt.want)
+			}
+			var invalid *slo.InvalidQueryError
+			objectives, _ := slo.Objectives(rp)
+			if _, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop"}, objectives); !errors.As(err, &invalid) {
+				t.Errorf("Groups: %v, want an InvalidQueryError", err)
+			}
+		})
+	}
+}
+
+// TestEverySelectorOfAPromQLIndicatorIsLimitedToTheNamespace: a promQL expression can hold many selectors; each
+// that names no namespace is limited to the profile's, as a ratio's selectors are.
+func TestEverySelectorOfAPromQLIndicatorIsLimitedToTheNamespace(t *testing.T) {
+	rp := availabilityProfile()
+	rp.Spec.SLOs[0].Indicator = v1alpha1.Indicator{PromQL: &v1alpha1.PromQLIndicator{
+		Errors: `sum(rate(a_total[$window])) + sum(rate(b_total{namespace="shared"}[$window]))`,
+		Total:  `sum(rate({__name__="c_total"}[$window]))`,
+	}}
+	groups := rulesOf(t, rp, "")
+	var exprs []string
+	for _, r := range groups[0].Rules[:2] {
+		exprs = append(exprs, r.Expr.StrVal)
+	}
+	all := strings.Join(exprs, "\n")
+	for _, want := range []string{`a_total{namespace="shop"}[5m]`, `b_total{namespace="shared"}[5m]`, `{__name__="c_total",namespace="shop"}[5m]`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("rules lack %s:\n%s", want, all)
+		}
+	}
+}
+
+// TestGroupByIsCheckedAcrossFields: what the CRD cannot see across fields is refused by the render code too.
+func TestGroupByIsCheckedAcrossFields(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*v1alpha1.ReliabilityProfile)
+		want   string
+	}{
+		{"a routing label that is also a group", func(rp *v1alpha1.ReliabilityProfile) {
+			rp.Spec.SLOs[0].GroupBy = []string{"route"}
+			rp.Spec.Routing = &v1alpha1.Routing{Labels: map[string]string{"route": "all"}}
+		}, `spec.routing.labels: "route" is also in spec.slos[0].groupBy`},
+		{"a group listed twice", func(rp *v1alpha1.ReliabilityProfile) { rp.Spec.SLOs[0].GroupBy = []string{"route", "route"} },
+			`spec.slos[0].groupBy[1]: "route" is listed twice`},
+		{"an operator label", func(rp *v1alpha1.ReliabilityProfile) { rp.Spec.SLOs[0].GroupBy = []string{"slo"} },
+			`spec.slos[0].groupBy[0]: "slo" is not a label the SLO can be grouped by`},
+		{"maxGroups without groupBy", func(rp *v1alpha1.ReliabilityProfile) { rp.Spec.SLOs[0].MaxGroups = new(int32) },
+			`spec.slos[0].maxGroups: only applies with groupBy`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rp := availabilityProfile()
+			tt.mutate(rp)
+			if _, err := slo.Objectives(rp); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestARoutingTemplateIsRefusedByTheRenderCodeToo: the CRD refuses "{{" in routing values; the render code
+// does as well, for a cluster whose CRD is older than the operator.
+func TestARoutingTemplateIsRefusedByTheRenderCodeToo(t *testing.T) {
+	rp := availabilityProfile()
+	rp.Spec.Routing = &v1alpha1.Routing{Annotations: map[string]string{"note": `{{ query "up{namespace='billing'}" }}`}}
+	if _, err := slo.Objectives(rp); err == nil || !strings.HasPrefix(err.Error(), "spec.routing.annotations[note]: must not contain '{{'") {
+		t.Errorf("err = %v", err)
+	}
+	rp = availabilityProfile()
+	rp.Spec.SLOs[0].Routing = &v1alpha1.Routing{Labels: map[string]string{"team": "{{ $labels.x }}"}}
+	if _, err := slo.Objectives(rp); err == nil || !strings.HasPrefix(err.Error(), "spec.slos[0].routing.labels[team]: must not contain '{{'") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestAPlatformAlertLabelNamedLikeAGroupLeavesTheGroupsApart: a grouped SLO's alerts keep each group's own
+// value of the label, whatever the platform's alert labels say.
+func TestAPlatformAlertLabelNamedLikeAGroupLeavesTheGroupsApart(t *testing.T) {
+	rp := availabilityProfile()
+	rp.Spec.SLOs[0].GroupBy = []string{"region"}
+	objectives, err := slo.Objectives(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := slo.Groups(slo.Service{Name: "api", Namespace: "shop", AlertLabels: map[string]string{"region": "eu", "cluster": "c1"}}, objectives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			if _, grouped := r.Labels["region"]; grouped != (g.Name == "api-manifesto") || r.Labels["cluster"] != "c1" {
+				t.Errorf("%s in %s: labels %v", r.Alert, g.Name, r.Labels)
+			}
+		}
+	}
+}

@@ -194,6 +194,9 @@ func startWith(dirs, webhookPaths []string, apiServerFlags map[string]string) (*
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// envtest leaves etcd and the API server running when a CRD fails to install: stop them, or each
+		// failed run leaves two processes eating the machine's CPU.
+		_ = env.Stop()
 		return nil, nil, fmt.Errorf("starting the control plane from %s: %w", assets, err)
 	}
 	return env, cfg, nil

@@ -67,7 +67,7 @@ boolean is passed as --flag, a false one as --flag=false. Adding a flag: one row
   (list "prometheus-url" $v.prometheus.url "")
   (list "prometheus-interval" $v.prometheus.interval "5m")
   (list "velero-namespace" $v.velero.namespace "velero")
-  (list "slo-window-interval" $v.slo.windowInterval "5m")
+  (list "slo-window-interval" $v.slo.windowInterval "2m")
   (list "loki-retention-configmap" $v.loki.retentionConfigMap "")
   (list "loki-tenant" $v.loki.tenant "fake")
   (list "logging-cluster-outputs" (include "reliability-operator.pairs" $v.logging.clusterOutputs) "")
