@@ -874,9 +874,11 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want: []string{`spec.slos[0].indicator`, `exactly one of ratio, latency, boolGauge or promQL`},
 		},
 		{
-			name:   "a boolGauge with an empty selector",
-			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {boolGauge: {selector: ''}}", "spec", "slos", 0, "indicator") },
-			want:   []string{`spec.slos[0].indicator.boolGauge.selector`, `at least 1 chars long`},
+			name: "a boolGauge with an empty selector",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {boolGauge: {selector: ''}}", "spec", "slos", 0, "indicator")
+			},
+			want: []string{`spec.slos[0].indicator.boolGauge.selector`, `at least 1 chars long`},
 		},
 		{
 			name: "a boolGauge selector longer than 1024 characters",
@@ -998,9 +1000,11 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want:   []string{`spec.routing.labels`, `set by the operator or Prometheus`},
 		},
 		{
-			name:   "an SLO's routing label that is the operator's severity label",
-			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: {labels: {severity: info}}", "spec", "slos", 0, "routing") },
-			want:   []string{`spec.slos[0].routing.labels`, `set by the operator or Prometheus`},
+			name: "an SLO's routing label that is the operator's severity label",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: {labels: {severity: info}}", "spec", "slos", 0, "routing")
+			},
+			want: []string{`spec.slos[0].routing.labels`, `set by the operator or Prometheus`},
 		},
 		{
 			name:   "a routing label reserved by Prometheus with __",
@@ -1036,9 +1040,11 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want: []string{`spec.routing.labels`, `must have at most 10 items`},
 		},
 		{
-			name:   "a routing label value that is a template",
-			mutate: func(t *testing.T, p profile) { p.set(t, `yaml: {labels: {team: '{{ $labels.namespace }}'}}`, "spec", "routing") },
-			want:   []string{`spec.routing.labels[team]`, `must not contain '{{'`},
+			name: "a routing label value that is a template",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, `yaml: {labels: {team: '{{ $labels.namespace }}'}}`, "spec", "routing")
+			},
+			want: []string{`spec.routing.labels[team]`, `must not contain '{{'`},
 		},
 		{
 			name: "a routing label value with a template that trims spaces",
@@ -1065,9 +1071,11 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want:   []string{`spec.routing.labels.team`, `Too long`},
 		},
 		{
-			name:   "a routing label value with a newline",
-			mutate: func(t *testing.T, p profile) { p.set(t, "payments\nteam: security", "spec", "routing", "labels", "team") },
-			want:   []string{`spec.routing.labels[team]`, `must not contain control characters`},
+			name: "a routing label value with a newline",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "payments\nteam: security", "spec", "routing", "labels", "team")
+			},
+			want: []string{`spec.routing.labels[team]`, `must not contain control characters`},
 		},
 		{
 			name:   "a routing label value with a NUL",
@@ -1080,9 +1088,11 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want:   []string{`spec.routing.labels[team]`, `must not contain control characters`},
 		},
 		{
-			name:   "a routing label value with a Unicode line separator",
-			mutate: func(t *testing.T, p profile) { p.set(t, "payments\u2028team: security", "spec", "routing", "labels", "team") },
-			want:   []string{`spec.routing.labels[team]`, `line or paragraph separators`},
+			name: "a routing label value with a Unicode line separator",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "payments\u2028team: security", "spec", "routing", "labels", "team")
+			},
+			want: []string{`spec.routing.labels[team]`, `line or paragraph separators`},
 		},
 		{
 			name:   "a routing label value with a right-to-left mark",
@@ -1135,9 +1145,11 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want: []string{`spec.slos[0].routing.annotations[note]`, `must not contain '{{'`},
 		},
 		{
-			name:   "a routing annotation value of 1025 characters",
-			mutate: func(t *testing.T, p profile) { p.set(t, strings.Repeat("a", 1025), "spec", "routing", "annotations", "note") },
-			want:   []string{`spec.routing.annotations.note`, `Too long`},
+			name: "a routing annotation value of 1025 characters",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, strings.Repeat("a", 1025), "spec", "routing", "annotations", "note")
+			},
+			want: []string{`spec.routing.annotations.note`, `Too long`},
 		},
 		{
 			name:   "a routing annotation value with an escape character",
@@ -1177,14 +1189,18 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want:   []string{`spec.gameDays.cadence`, `Too long`},
 		},
 		{
-			name:   "a game day named with uppercase letters",
-			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("DB-Failover", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00Z"), "spec", "gameDays", "held") },
-			want:   []string{`spec.gameDays.held[0].name`, `lowercase letters, digits and '-'`},
+			name: "a game day named with uppercase letters",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, gameDay("DB-Failover", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00Z"), "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held[0].name`, `lowercase letters, digits and '-'`},
 		},
 		{
-			name:   "a game day without a start",
-			mutate: func(t *testing.T, p profile) { p.set(t, "yaml: [{name: a, end: '2026-11-12T15:00:00Z'}]", "spec", "gameDays", "held") },
-			want:   []string{`spec.gameDays.held[0].start`, `Required value`},
+			name: "a game day without a start",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, "yaml: [{name: a, end: '2026-11-12T15:00:00Z'}]", "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held[0].start`, `Required value`},
 		},
 		{
 			name: "two game days with the same name",
@@ -1208,25 +1224,33 @@ func TestInvalidProfilesAreRefused(t *testing.T) {
 			want: []string{`spec.gameDays.held`, `must have at most 24 items`},
 		},
 		{
-			name:   "a game day that ends before it starts",
-			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T13:00:00Z"), "spec", "gameDays", "held") },
-			want:   []string{`spec.gameDays.held[0].end`, `must be after start`},
+			name: "a game day that ends before it starts",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T13:00:00Z"), "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held[0].end`, `must be after start`},
 		},
 		{
-			name:   "a game day that ends when it starts",
-			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T14:00:00Z"), "spec", "gameDays", "held") },
-			want:   []string{`spec.gameDays.held[0].end`, `must be after start`},
+			name: "a game day that ends when it starts",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T14:00:00Z"), "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held[0].end`, `must be after start`},
 		},
 		// 15:00 at +02:00 is 13:00 UTC: an hour before the start, though it reads later.
 		{
-			name:   "a game day whose end is earlier only once its offset is applied",
-			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00+02:00"), "spec", "gameDays", "held") },
-			want:   []string{`spec.gameDays.held[0].end`, `must be after start`},
+			name: "a game day whose end is earlier only once its offset is applied",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-12T15:00:00+02:00"), "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held[0].end`, `must be after start`},
 		},
 		{
-			name:   "a game day one second longer than 24 hours",
-			mutate: func(t *testing.T, p profile) { p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-13T14:00:01Z"), "spec", "gameDays", "held") },
-			want:   []string{`spec.gameDays.held[0].end`, `at most 24h after its start`},
+			name: "a game day one second longer than 24 hours",
+			mutate: func(t *testing.T, p profile) {
+				p.set(t, gameDay("a", "2026-11-12T14:00:00Z", "2026-11-13T14:00:01Z"), "spec", "gameDays", "held")
+			},
+			want: []string{`spec.gameDays.held[0].end`, `at most 24h after its start`},
 		},
 		{
 			name: "an actions URL that is not http or https",
