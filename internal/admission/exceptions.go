@@ -9,6 +9,16 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 )
 
+// ReviewDates checks what depends on the time of the review, which the CRD cannot know: the exceptions, and
+// the held game days (none may start in the future, reviewGameDays).
+func ReviewDates(rp, old *v1alpha1.ReliabilityProfile, now time.Time) Verdict {
+	v := ReviewExceptions(rp, old, now)
+	g := reviewGameDays(rp, old, now)
+	v.Errors = append(v.Errors, g.Errors...)
+	v.Warnings = append(v.Warnings, g.Warnings...)
+	return v
+}
+
 // ReviewExceptions checks spec.exceptions against the date of the review, which the CRD cannot know: an
 // exception may end at most MaxExceptionLifetime days after today (the rules are reviewed twice a year,
 // F-3). An exception the previous version of the profile already had, unchanged, is not checked again, so

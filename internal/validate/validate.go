@@ -188,7 +188,7 @@ func (v *Validator) Profile(obj map[string]any, opts render.Options) admission.V
 		now = v.Now
 	}
 	verdict := admission.Review(rp, opts)
-	exceptions := admission.ReviewExceptions(rp, nil, now()) // as a create: every exception is new
+	exceptions := admission.ReviewDates(rp, nil, now()) // as a create: every exception and game day is new
 	verdict.Errors = append(verdict.Errors, exceptions.Errors...)
 	verdict.Warnings = append(verdict.Warnings, exceptions.Warnings...)
 	return verdict

@@ -81,7 +81,7 @@ func (v *ProfileValidation) Handle(ctx context.Context, req admission.Request) (
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
 	verdict := reviewer.Review(rp, policy.Options(pol, v.Render))
-	exceptions := reviewer.ReviewExceptions(rp, old, now())
+	exceptions := reviewer.ReviewDates(rp, old, now())
 	verdict.Errors = append(verdict.Errors, exceptions.Errors...)
 	verdict.Warnings = append(verdict.Warnings, exceptions.Warnings...)
 	if len(verdict.Errors) > 0 {
