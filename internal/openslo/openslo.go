@@ -332,7 +332,10 @@ func (m mapper) window(d doc) (string, bool) {
 // a Prometheus label or annotation cannot hold.
 func (m mapper) routing(d doc) map[string]any {
 	out := map[string]any{}
-	for _, part := range []struct{ field, key string; reserved []string }{
+	for _, part := range []struct {
+		field, key string
+		reserved   []string
+	}{
 		{"metadata.labels", "labels", reservedLabels},
 		{"metadata.annotations", "annotations", reservedAnnotations},
 	} {

@@ -36,7 +36,10 @@ func convert(t *testing.T, files ...string) openslo.Result {
 }
 
 func TestWhatMapsMatchesItsGoldenProfiles(t *testing.T) {
-	for _, tc := range []struct{ name, golden string; files []string }{
+	for _, tc := range []struct {
+		name, golden string
+		files        []string
+	}{
 		{"bad and total counter selectors become a ratio, two objectives two SLOs, labels routing", "shop-ratio.golden.yaml", []string{"shop-ratio.yaml"}},
 		{"rate expressions become promQL with $window, good selectors the total - good form", "shop-rates.golden.yaml", []string{"shop-rates.yaml"}},
 	} {
