@@ -16,15 +16,18 @@
 //   - timeWindow: a rolling duration of whole days or weeks from 7d to 90d maps to window; none gives the
 //     profile's default, 30d, with a note. A calendar window is refused: the operator's windows roll, and a
 //     budget that resets on the 1st of the month would be a different promise.
-//   - budgetingMethod: Occurrences maps. Timeslices and RatioTimeslices are refused: they count slices whose
-//     own ratio meets timeSliceTarget, a threshold on a per-slice SLI that no indicator of the operator
-//     computes (a boolGauge counts samples of a 0/1 gauge, not slices of a ratio).
+//   - budgetingMethod: Occurrences maps. Timeslices is refused: it counts slices whose own ratio meets
+//     timeSliceTarget, a threshold on a per-slice SLI that no indicator of the operator computes (a
+//     boolGauge counts samples of a 0/1 gauge, not slices of a ratio, and OpenSLO does not say that a
+//     metric is such a gauge). RatioTimeslices is refused: it averages slice ratios, weighing a quiet slice
+//     as much as a busy one, where a profile weighs every event the same. objectives[].op, value,
+//     timeSliceTarget, timeSliceWindow and compositeWeight are left out with a note.
 //   - indicator inline, or indicatorRef to an SLI document among the inputs (refused when absent). Composite
 //     objectives (objectives[].indicator or indicatorRef) are refused.
 //   - ratioMetric with good or bad, and total, each of metricSource type Prometheus (or a metricSourceRef to
 //     a DataSource of type Prometheus among the inputs) and spec.query:
-//     plain selectors of counters map to indicator.ratio (bad is errors); good plain selectors map to
-//     indicator.promQL with errors `sum(rate(total[$window])) - sum(rate(good[$window]))`; expressions whose
+//     plain selectors of counters (counter true, or omitted) map to indicator.ratio (bad is errors); good
+//     plain selectors map to indicator.promQL with errors `sum(rate(total[$window])) - sum(rate(good[$window]))`; expressions whose
 //     range selectors all have the same range map to indicator.promQL with that range replaced by $window.
 //     Refused: counter false with plain selectors (a gauge is not an event count), an expression without a
 //     range selector, with different ranges, with a subquery or with offset or @, raw ratios, another source

@@ -208,8 +208,10 @@ func (m mapper) slo(d doc) ([]map[string]any, bool) {
 	}
 	switch method, _ := d.spec["budgetingMethod"].(string); method {
 	case "Occurrences":
-	case "Timeslices", "RatioTimeslices":
-		m.refuse(d, "spec.budgetingMethod", "%s is not imported: it counts time slices whose own ratio meets objectives[].timeSliceTarget, a threshold on a per-slice SLI that no indicator of a ReliabilityProfile computes; Occurrences (good events over all events) maps", method)
+	case "Timeslices":
+		m.refuse(d, "spec.budgetingMethod", "Timeslices is not imported: it counts time slices whose own ratio meets objectives[].timeSliceTarget, a threshold on a per-slice SLI that no indicator of a ReliabilityProfile computes (a boolGauge counts samples of a 0/1 gauge, not slices of a ratio); Occurrences (good events over all events) maps")
+	case "RatioTimeslices":
+		m.refuse(d, "spec.budgetingMethod", "RatioTimeslices is not imported: it averages the ratio of each time slice, so a quiet slice weighs as much as a busy one, while a ReliabilityProfile weighs every event the same; Occurrences (good events over all events) maps")
 	case "":
 		m.refuse(d, "spec.budgetingMethod", "required; Occurrences is the method a ReliabilityProfile measures")
 	default:
@@ -241,6 +243,11 @@ func (m mapper) slo(d doc) ([]map[string]any, bool) {
 		if _, ok := obj["indicatorRef"]; ok {
 			m.refuse(d, field+".indicatorRef", "composite SLOs are not imported: give the SLO one indicator, or write one SLO per indicator")
 			continue
+		}
+		for _, k := range []string{"op", "value", "timeSliceTarget", "timeSliceWindow", "compositeWeight"} {
+			if _, ok := obj[k]; ok {
+				m.note(d, field+"."+k, "left out: it has no meaning for an Occurrences ratio")
+			}
 		}
 		percent, ok := m.objective(d, field, obj)
 		if !ok {

@@ -129,3 +129,34 @@ func TestAlertPoliciesAreLeftOutWithANote(t *testing.T) {
 		t.Errorf("notes: %q", res.Notes)
 	}
 }
+
+func TestTargetsBecomePercentStringsWithoutFloatingPointNoise(t *testing.T) {
+	for _, tc := range []struct {
+		objective string
+		want      string
+	}{
+		{"target: 0.999", "99.9"},
+		{"target: 0.98", "98"},
+		{"target: 0.9995", "99.95"},
+		{"target: 0.00001", "0.001"},
+		{"targetPercent: 99.99", "99.99"},
+		{"targetPercent: 95", "95"},
+	} {
+		doc := "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: a}\nspec:\n  service: s\n  budgetingMethod: Occurrences\n" +
+			"  timeWindow: [{duration: 7d, isRolling: true}]\n" +
+			"  indicator: {spec: {ratioMetric: {bad: {metricSource: {type: Prometheus, spec: {query: 'e_total'}}}, total: {metricSource: {type: Prometheus, spec: {query: 't_total'}}}}}}\n" +
+			"  objectives: [{" + tc.objective + "}]\n"
+		docs, err := cli.Load([]string{"-"}, strings.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := openslo.Convert([]openslo.Document{{Source: "-", Object: docs[0].Object}}, openslo.Options{Tier: "non-critical"})
+		if len(res.Refusals) > 0 || len(res.Profiles) != 1 {
+			t.Fatalf("%s: refused %v", tc.objective, res.Refusals)
+		}
+		got := res.Profiles[0].Object["spec"].(map[string]any)["slos"].([]any)[0].(map[string]any)["objective"]
+		if got != tc.want {
+			t.Errorf("%s became objective %q, want %q", tc.objective, got, tc.want)
+		}
+	}
+}
