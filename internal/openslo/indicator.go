@@ -191,7 +191,11 @@ func (m mapper) rateExpression(d doc, field, q string) (string, bool) {
 	sort.Slice(cuts, func(i, j int) bool { return cuts[i].start > cuts[j].start })
 	out := q
 	for _, c := range cuts {
-		if c.start < 0 || c.end > len(out) || c.start >= c.end || out[c.start] != '[' {
+		if c.start >= 0 && c.end <= len(out) && c.start < c.end {
+			// PromQL allows blanks between a selector and its range.
+			c.start += strings.IndexByte(out[c.start:c.end], '[')
+		}
+		if c.start < 0 || c.end > len(out) || c.start >= c.end || out[c.start] != '[' || out[c.end-1] != ']' {
 			m.refuse(d, field, "%q: could not locate the range of a range selector to replace it with $window", q)
 			return "", false
 		}
