@@ -2,6 +2,7 @@
 //
 //	reliability-operator render   [-o yaml|json]      [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
 //	reliability-operator validate [-o text|json|yaml] [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
+//	reliability-operator import openslo --tier critical|non-critical [--namespace NS] [--selector k=v] -f FILE|DIR|- ...
 //	reliability-operator version
 //
 // Both read ReliabilityProfiles from files and apply the same admission rules as the API server with the
@@ -12,7 +13,8 @@
 //
 // Every file is read even when another does not parse. --skip-other-kinds leaves out documents of other
 // groups in a mixed folder but still checks every reliability.dev document and near misses of its group and
-// kind. `validate -o json` prints one Report (per document its verdict, errors with their field, warnings;
+// kind. `import openslo` turns OpenSLO v1 documents into ReliabilityProfiles (internal/openslo maps them;
+// importopenslo.go validates each as validate does before printing any). `validate -o json` prints one Report (per document its verdict, errors with their field, warnings;
 // the files that could not be read). Exit codes: 0 all valid, 1 any invalid or unreadable, 2 usage.
 package cli
 
@@ -55,7 +57,7 @@ func validatorOf(crdYAML []byte, kind string) (*validate.Validator, error) {
 }
 
 // Commands are the subcommands Run knows.
-var Commands = []string{"render", "validate", "report", "version"}
+var Commands = []string{"render", "validate", "report", "import", "version"}
 
 // IsCommandLine tells whether the process arguments are a subcommand's rather than the controller's flags:
 // any first word that is not a flag. An unknown word, such as a typo of validate, must end in a usage error,
@@ -77,6 +79,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		}
 		fmt.Fprintf(stderr, "usage: reliability-operator {render|validate} [flags] -f FILE|DIR|- [FILE|DIR ...]   (-h for the flags)\n"+
 			"       reliability-operator report [-o text|html] [-f FILE|DIR ...]   (the cluster's profiles without -f)\n"+
+			"       reliability-operator import openslo --tier critical|non-critical [--namespace NS] [--selector k=v] -f FILE|DIR|- ...\n"+
 			"       reliability-operator version\n"+
 			"       reliability-operator [controller flags]   (run with -h for them)\n")
 		return 2
@@ -92,6 +95,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	}
 	if cmd == "report" {
 		return runReport(args[1:], stdin, stdout, stderr, crdYAML, time.Now())
+	}
+	if cmd == "import" {
+		return runImport(args[1:], stdin, stdout, stderr, crdYAML)
 	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
