@@ -17,54 +17,65 @@ func openslo(name string) string {
 	return filepath.Join(testenv.RepoRoot(), "internal", "openslo", "testdata", name)
 }
 
-// TestImportedRatioProfilesValidateAndRenderRulesPromtoolAccepts is the whole path: OpenSLO in, profiles out,
-// those profiles valid for `validate`, and the PrometheusRule `render` makes of them accepted by promtool.
-func TestImportedRatioProfilesValidateAndRenderRulesPromtoolAccepts(t *testing.T) {
-	code, profiles, errOut := run(t, "", "import", "openslo", "--tier", "non-critical", "--namespace", "shop", "-f", openslo("shop-ratio.yaml"))
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s", code, errOut)
-	}
-	if !strings.Contains(errOut, "Note: ") || !strings.Contains(errOut, "metadata.labels.serviceTier: left out") {
-		t.Errorf("import did not note the list label it left out:\n%s", errOut)
-	}
-	if code, out, errOut := run(t, profiles, "validate", "-f", "-"); code != 0 || !strings.Contains(out, "1 profile(s) valid") {
-		t.Fatalf("validate of the imported profiles: exit %d\n%s%s\n%s", code, out, errOut, profiles)
-	}
-	code, out, errOut := run(t, profiles, "render", "-o", "json", "-f", "-")
-	if code != 0 {
-		t.Fatalf("render of the imported profiles: exit %d\n%s", code, errOut)
-	}
-	var list struct {
-		Items []struct {
-			Kind string
-			Spec struct {
-				Groups []any `json:"groups"`
+// TestImportedProfilesValidateAndRenderRulesPromtoolAccepts is the whole path: OpenSLO in, profiles out,
+// those profiles valid for `validate`, and the PrometheusRule `render` makes of them accepted by promtool; for
+// a ratio of counter selectors, for rate expressions, and for the specification's own Prometheus ratioMetric.
+func TestImportedProfilesValidateAndRenderRulesPromtoolAccepts(t *testing.T) {
+	for _, tc := range []struct{ file, note, indicator string }{
+		{"shop-ratio.yaml", "metadata.labels.serviceTier: left out", "ratio:"},
+		{"shop-rates.yaml", "", "[$window]"},
+		{"spec-ratio-prometheus.yaml", "", "sum(rate(localhost_server_requests{code=~"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			code, profiles, errOut := run(t, "", "import", "openslo", "--tier", "non-critical", "--namespace", "shop", "-f", openslo(tc.file))
+			if code != 0 {
+				t.Fatalf("import: exit %d\n%s", code, errOut)
 			}
-		}
-	}
-	if err := json.Unmarshal([]byte(out), &list); err != nil {
-		t.Fatal(err)
-	}
-	checked := 0
-	for _, it := range list.Items {
-		if it.Kind != "PrometheusRule" {
-			continue
-		}
-		rules := filepath.Join(t.TempDir(), "rules.yaml")
-		testenv.WriteYAML(t, rules, map[string]any{"groups": it.Spec.Groups})
-		if b, err := exec.Command(testenv.Promtool(t), "check", "rules", rules).CombinedOutput(); err != nil {
-			t.Fatalf("promtool check rules: %v\n%s", err, b)
-		}
-		checked++
-	}
-	if checked != 1 {
-		t.Fatalf("render made %d PrometheusRules of the imported profile, want 1", checked)
+			if tc.note != "" && (!strings.Contains(errOut, "Note: ") || !strings.Contains(errOut, tc.note)) {
+				t.Errorf("import did not note what it left out:\n%s", errOut)
+			}
+			if !strings.Contains(profiles, tc.indicator) {
+				t.Errorf("import printed no %q:\n%s", tc.indicator, profiles)
+			}
+			if code, out, errOut := run(t, profiles, "validate", "-f", "-"); code != 0 || !strings.Contains(out, "profile(s) valid") {
+				t.Fatalf("validate of the imported profiles: exit %d\n%s%s\n%s", code, out, errOut, profiles)
+			}
+			code, out, errOut := run(t, profiles, "render", "-o", "json", "-f", "-")
+			if code != 0 {
+				t.Fatalf("render of the imported profiles: exit %d\n%s", code, errOut)
+			}
+			var list struct {
+				Items []struct {
+					Kind string
+					Spec struct {
+						Groups []any `json:"groups"`
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &list); err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for _, it := range list.Items {
+				if it.Kind != "PrometheusRule" {
+					continue
+				}
+				rules := filepath.Join(t.TempDir(), "rules.yaml")
+				testenv.WriteYAML(t, rules, map[string]any{"groups": it.Spec.Groups})
+				if b, err := exec.Command(testenv.Promtool(t), "check", "rules", rules).CombinedOutput(); err != nil {
+					t.Fatalf("promtool check rules: %v\n%s", err, b)
+				}
+				checked++
+			}
+			if checked == 0 {
+				t.Fatal("render made no PrometheusRule of the imported profiles")
+			}
+		})
 	}
 }
 
 // TestImportedPromQLProfilesPassTheCRD checks the promQL profiles against the CRD's schema and CEL rules.
-// The webhook's layer of validate renders them, which internal/slo does not do for promQL on this branch
-// yet; TestImportedPromQLProfilesValidate covers that once it does.
+// (TestImportedProfilesValidateAndRenderRulesPromtoolAccepts runs the webhook's layer and promtool too.)
 func TestImportedPromQLProfilesPassTheCRD(t *testing.T) {
 	docs, err := cli.Load([]string{openslo("shop-rates.yaml")}, nil)
 	if err != nil {
@@ -84,22 +95,6 @@ func TestImportedPromQLProfilesPassTheCRD(t *testing.T) {
 	}
 	if errs := v.Validate(res.Profiles[0].Object); len(errs) > 0 {
 		t.Fatalf("the CRD refuses the imported promQL profile: %v", errs)
-	}
-}
-
-func TestImportedPromQLProfilesValidate(t *testing.T) {
-	code, profiles, errOut := run(t, "", "import", "openslo", "--tier", "non-critical", "--selector", "app.kubernetes.io/name=search", "-f", openslo("shop-rates.yaml"))
-	if code == 1 && strings.Contains(errOut, "set exactly one of ratio or latency") {
-		t.Skip("internal/slo does not render promQL indicators on this branch yet, so the webhook's layer refuses them")
-	}
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s", code, errOut)
-	}
-	if !strings.Contains(profiles, "app.kubernetes.io/name: search") || !strings.Contains(profiles, "[$window]") {
-		t.Errorf("import printed\n%s", profiles)
-	}
-	if code, out, errOut := run(t, profiles, "validate", "-f", "-"); code != 0 {
-		t.Fatalf("validate of the imported profiles: exit %d\n%s%s\n%s", code, out, errOut, profiles)
 	}
 }
 

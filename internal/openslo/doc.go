@@ -28,9 +28,11 @@
 //     a DataSource of type Prometheus among the inputs) and spec.query:
 //     plain selectors of counters (counter true, or omitted) map to indicator.ratio (bad is errors); good
 //     plain selectors map to indicator.promQL with errors `sum(rate(total[$window])) - sum(rate(good[$window]))`; expressions whose
-//     range selectors all have the same range map to indicator.promQL with that range replaced by $window.
-//     Refused: counter false with plain selectors (a gauge is not an event count), an expression without a
-//     range selector, with different ranges, with a subquery or with offset or @, raw ratios, another source
+//     range selectors all have the same range map to indicator.promQL with that range replaced by $window;
+//     a sum of a counter without a range (sum(c), as the specification's own Prometheus example writes its
+//     good events) maps to the same sum of rate(c[$window]), beside a plain selector summed the same way.
+//     Refused: counter false with plain selectors (a gauge is not an event count), any other expression
+//     without a range selector, with different ranges, with a subquery or with offset or @, raw ratios, another source
 //     type, and thresholdMetric (a threshold on a raw value is not a ratio of events; even a
 //     histogram_quantile would need the threshold as a bucket bound, which OpenSLO does not say).
 //   - AlertPolicy, AlertCondition and AlertNotificationTarget documents and spec.alertPolicies are left out

@@ -181,6 +181,12 @@ func (m mapper) rateExpression(d doc, field, q string) (string, bool) {
 	case bad != "":
 		m.refuse(d, field, "%q has %s: the operator chooses every range itself through $window", q, bad)
 		return "", false
+	case len(ranges) == 0 && sumOfCounter(expr) != "":
+		// A sum of a counter, as the specification's own Prometheus example writes its good events: the sum
+		// of the counter's rates is the rate of the sum, and its range is the operator's. (sumOfCounter
+		// rewrites the parsed expression, so it is read again.)
+		e, _ := promql.ParseExpr(q)
+		return sumOfCounter(e), true
 	case len(ranges) == 0:
 		m.refuse(d, field, "%q has no range selector: it is neither a plain counter selector, which the operator wraps in rate(), nor a rate expression such as sum(rate(http_requests_total[5m])) whose range can become $window", q)
 		return "", false
@@ -202,4 +208,23 @@ func (m mapper) rateExpression(d doc, field, q string) (string, bool) {
 		out = out[:c.start] + "[$window]" + out[c.end:]
 	}
 	return strings.TrimSpace(out), true
+}
+
+// sumOfCounter writes sum(c) or sum by (...) (c) of a counter selector, or the selector c alone, as the same
+// sum of rate(c[$window]), or is empty when the expression is neither.
+func sumOfCounter(expr parser.Expr) string {
+	if vs, ok := expr.(*parser.VectorSelector); ok {
+		expr = &parser.AggregateExpr{Op: parser.SUM, Expr: vs} // a counter beside a sum: sum its rate too
+	}
+	agg, ok := expr.(*parser.AggregateExpr)
+	if !ok || agg.Op != parser.SUM {
+		return ""
+	}
+	vs, ok := agg.Expr.(*parser.VectorSelector)
+	if !ok || vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+		return ""
+	}
+	const placeholder = 3*time.Hour + 33*time.Minute + 33*time.Second
+	agg.Expr = &parser.Call{Func: parser.Functions["rate"], Args: parser.Expressions{&parser.MatrixSelector{VectorSelector: vs, Range: placeholder}}}
+	return strings.ReplaceAll(agg.String(), "[3h33m33s]", "[$window]")
 }

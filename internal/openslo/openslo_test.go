@@ -42,6 +42,7 @@ func TestWhatMapsMatchesItsGoldenProfiles(t *testing.T) {
 	}{
 		{"bad and total counter selectors become a ratio, two objectives two SLOs, labels routing", "shop-ratio.golden.yaml", []string{"shop-ratio.yaml"}},
 		{"rate expressions become promQL with $window, good selectors the total - good form", "shop-rates.golden.yaml", []string{"shop-rates.yaml"}},
+		{"the specification's Prometheus ratioMetric: a sum of counters becomes the sum of their rates", "spec-ratio-prometheus.golden.yaml", []string{"spec-ratio-prometheus.yaml"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := convert(t, tc.files...)
@@ -82,8 +83,6 @@ func TestWhatCannotMapIsRefusedInWords(t *testing.T) {
 		{"a Datadog source is not Prometheus", "spec-inline-datadog.yaml",
 			[]string{`spec-inline-datadog.yaml:1: OpenSLO SLO foo-slo: spec.indicator.spec.ratioMetric.good.metricSource.type: "Datadog": only Prometheus metric sources are imported`,
 				"OpenSLO SLO foo-slo: spec.budgetingMethod: required"}},
-		{"an aggregated counter without a range is neither a selector nor a rate", "spec-ratio-prometheus.yaml",
-			[]string{`OpenSLO SLO localhost: spec.indicatorRef (SLI localhost-requests, spec-ratio-prometheus.yaml:1) spec.ratioMetric.good.metricSource.spec.query: "sum(localhost_server_requests{code=~\"2xx|3xx\",host=\"*\",instance=\"127.0.0.1:9090\"})" has no range selector`}},
 		{"a thresholdMetric is not a ratio of events", "spec-threshold-redshift.yaml",
 			[]string{"OpenSLO SLO metrics-db: spec.indicatorRef (SLI redshift-metric, spec-threshold-redshift.yaml:1) spec.thresholdMetric: not imported"}},
 		{"a calendar window and timeslices are refused, and a source of type Any", "examples-timeslices-slo.yaml",
