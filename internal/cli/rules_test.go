@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/reliability-operator/reliability-operator/internal/cli"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
@@ -216,5 +217,48 @@ func TestRenderMimirRulesPrintsOneNamespacePerProfile(t *testing.T) {
 func TestRenderRulesDirNeedsARulesOutput(t *testing.T) {
 	if code, _, _ := run(t, sameServiceTwice, "render", "--rules-dir", t.TempDir(), "-f", "-"); code != 2 {
 		t.Errorf("render -o yaml --rules-dir: exit %d, want 2 (a usage error)", code)
+	}
+}
+
+func TestRenderRulesTakesThePolicyAsRenderDoes(t *testing.T) {
+	policy := writeTemp(t, "policy.yaml", `apiVersion: reliability.dev/v1alpha1
+kind: ReliabilityPolicy
+metadata: {name: default}
+spec:
+  alerting:
+    labels: {cluster: prod-eu}
+    pageSeverity: critical
+`)
+	// The policy's CRD beside the profile's, as the binary embeds both.
+	withPolicyCRD := func(args ...string) (int, string, string) {
+		b, err := os.ReadFile(filepath.Join(testenv.OwnCRDDir(), "reliability.dev_reliabilitypolicies.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code := cli.Run(args, strings.NewReader(sameServiceTwice), &out, &errOut, append(append(crd(t), "\n---\n"...), b...))
+		return code, out.String(), errOut.String()
+	}
+	_, manifests, errOut := withPolicyCRD("render", "--policy", policy, "-f", "-")
+	want := prometheusRuleGroups(t, manifests)
+	dir := t.TempDir()
+	if code, _, errOut := withPolicyCRD("render", "-o", "rules", "--rules-dir", dir, "--policy", policy, "-f", "-"); code != 0 {
+		t.Fatalf("render -o rules --policy: exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "eu-shop.rules.yaml"))
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	var file struct {
+		Groups []map[string]any `json:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(file.Groups, want["eu/shop"]) {
+		t.Errorf("render -o rules --policy differs from render --policy's PrometheusRule:\n%s", b)
+	}
+	if !strings.Contains(string(b), "cluster: prod-eu") || !strings.Contains(string(b), "severity: critical") {
+		t.Errorf("the policy's alert labels and page severity are not in the rules:\n%s", b)
 	}
 }
