@@ -11,7 +11,9 @@
 // 0.1, 0.3, 1, +Inf). Ours are `go run . render -o rules` of profile.yaml (this worktree's rules, all the
 // groups a profile renders, its manifesto group too); Sloth's are `sloth generate` (v0.16.0, built from the
 // Go module proxy into hack/sloeval/bin unless -sloth names one) of the equivalent prometheus/v1 spec, the
-// same selectors with {{.window}} (namespace="default" added, as our rules add the profile's namespace).
+// same selectors with {{.window}} (namespace="default" added, as our rules add the profile's namespace; the
+// latency errors as a Sloth user writes them, _count minus the bucket le="0.3", where ours match
+// le=~"0\\.30*" to take 0.3 however the exporter spells it).
 //
 // The data: 200 instances (-instances), each with http_requests_total for codes 200, 404, 500 and 503 and the
 // histogram's buckets, _count and _sum (10 series each). Every value is a pure function of the instance and
