@@ -39,6 +39,11 @@
 // Beside it the groups and rules (prometheus_rule_group_rules) and the samples the rules wrote per minute
 // (prometheus_rule_group_last_evaluation_samples; Prometheus does not report the samples a query read).
 //
+// Recording rules get no backfilled history: a rule over a recorded series (our windows since "SLO rules v2",
+// Sloth's 30-day window) reads only the minutes since the first run began, while a rule over the raw
+// counters reads the 4 days. That flatters a rule set that builds its windows from recordings; backfilling
+// the recordings (promtool tsdb create-blocks-from rules) would remove the bias at the cost of a long set-up.
+//
 // It merges its measurement, under -label, into <out>/results.json and rewrites <out>/results.md, and
 // prints the table.
 package main
