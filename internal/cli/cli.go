@@ -1,6 +1,7 @@
 // Package cli is the offline command line of the operator, for GitOps pipelines and pre-commit hooks:
 //
 //	reliability-operator render   [-o yaml|json]      [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
+//	reliability-operator render   -o rules|mimir-rules [--rules-dir DIR] [render flags] -f FILE|DIR|- ...
 //	reliability-operator validate [-o text|json|yaml] [--skip-other-kinds] [render flags] -f FILE|DIR|- ... [FILE|DIR ...]
 //	reliability-operator import openslo --tier critical|non-critical [--namespace NS] [--selector k=v] -f FILE|DIR|- ...
 //	reliability-operator version
@@ -15,7 +16,19 @@
 // groups in a mixed folder but still checks every reliability.dev document and near misses of its group and
 // kind. `import openslo` turns OpenSLO v1 documents into ReliabilityProfiles (internal/openslo maps them;
 // importopenslo.go validates each as validate does before printing any). `validate -o json` prints one Report (per document its verdict, errors with their field, warnings;
-// the files that could not be read). Exit codes: 0 all valid, 1 any invalid or unreadable, 2 usage.
+// the files that could not be read).
+//
+// `render -o rules` prints only the spec.groups of the PrometheusRules, as a plain Prometheus rule file for
+// rulers that read no Kubernetes objects (Thanos Ruler, Mimir's and Cortex's rulers, Prometheus itself);
+// profiles without a PrometheusRule add nothing, and other children are not printed. Prometheus refuses two
+// groups of one name in one file, and two profiles of one service in two namespaces both have
+// <service>-slo-<name>, so the one file names each group "<namespace>/<profile>/<group>": unique whatever
+// the profiles, and the same for the same input (qualifying only on a clash would rename groups when a
+// profile is added). Group names reach no alert or recorded series, only Prometheus' rule_group metrics.
+// --rules-dir DIR writes one file per profile instead, <namespace>-<profile>.rules.yaml, with the groups
+// exactly as in the cluster. -o mimir-rules is mimirtool's format (`namespace:` then `groups:`), ruler
+// namespace <namespace>-<profile>: on standard output one YAML document per profile, with --rules-dir one
+// file per profile. Exit codes: 0 all valid, 1 any invalid or unreadable, 2 usage.
 package cli
 
 import (
@@ -67,8 +80,9 @@ func IsCommandLine(args []string) bool {
 }
 
 // outputs are the -o formats of each command, the default first: render prints manifests, validate a
-// verdict for humans (text) or one report for machines (json, yaml).
-var outputs = map[string][]string{"render": {"yaml", "json"}, "validate": {"text", "json", "yaml"}}
+// verdict for humans (text) or one report for machines (json, yaml). render's rules and mimir-rules are the
+// PrometheusRules' groups alone, as rule files for rulers that read no Kubernetes objects.
+var outputs = map[string][]string{"render": {"yaml", "json", "rules", "mimir-rules"}, "validate": {"text", "json", "yaml"}}
 
 // Run runs one subcommand and returns the process exit code: 0 when every profile is valid (and rendered),
 // 1 when any is not, 2 on a usage error.
@@ -109,13 +123,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 	// controller's values to render what it applies, and to validate what its admission webhook accepts.
 	var opts render.Options
 	options.BindRender(fs, &opts)
+	rulesDir := ""
+	if cmd == "render" {
+		fs.StringVar(&rulesDir, "rules-dir", "", "with -o rules or -o mimir-rules: write one rule file per profile, <namespace>-<profile>.rules.yaml, into this folder, its groups named as in the cluster, instead of printing one file")
+	}
 	policyPath := fs.String("policy", "", "a ReliabilityPolicy file: the cluster's policy, applied as the operator applies it (its backends and labels over the render flags, its tier defaults where a profile sets none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
 	// Arguments after the flags are files too, as a pre-commit hook passes the staged files.
 	files = append(files, fs.Args()...)
-	if len(files) == 0 || !slices.Contains(outputs[cmd], *output) {
+	if len(files) == 0 || !slices.Contains(outputs[cmd], *output) || (rulesDir != "" && !isRules(*output)) {
 		fs.Usage()
 		return 2
 	}
@@ -158,6 +176,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer, crdYAML []byt
 		fmt.Fprintln(stdout, report.Summary)
 	case cmd == "validate" && *output == "text":
 		fmt.Fprintln(stderr, report.Summary)
+	case cmd == "render" && report.Valid && isRules(*output):
+		if err := writeRules(stdout, rendered, *output, rulesDir); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 	case cmd == "render" && report.Valid:
 		if err := write(stdout, rendered, *output); err != nil {
 			fmt.Fprintln(stderr, err)
@@ -347,6 +370,8 @@ func write(w io.Writer, objs []map[string]any, format string) error {
 	}
 	return nil
 }
+
+func isRules(format string) bool { return format == "rules" || format == "mimir-rules" }
 
 type stringList []string
 
