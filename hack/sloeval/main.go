@@ -39,10 +39,13 @@
 // Beside it the groups and rules (prometheus_rule_group_rules) and the samples the rules wrote per minute
 // (prometheus_rule_group_last_evaluation_samples; Prometheus does not report the samples a query read).
 //
-// Recording rules get no backfilled history: a rule over a recorded series (our windows since "SLO rules v2",
-// Sloth's 30-day window) reads only the minutes since the first run began, while a rule over the raw
-// counters reads the 4 days. That flatters a rule set that builds its windows from recordings; backfilling
-// the recordings (promtool tsdb create-blocks-from rules) would remove the bias at the cost of a long set-up.
+// A rule over a recorded series (our windows since "SLO rules v2", Sloth's 30-day window) reads only as much
+// history as the recording has. Without -backfill-recordings (the default is on) a recording starts with the
+// first run, and a rule set that builds its windows from recordings is flattered. With it, the recordings
+// that read the raw counters and that other rules read back over time (ours: slo:sli_errors:rate5m and
+// slo:sli_requests:rate5m; Sloth's: slo:sli_error:ratio_rate5m) are backfilled over the same 4 days by
+// `promtool tsdb create-blocks-from rules` against a Prometheus serving the raw history, at the evaluation
+// interval, so both rule sets read what they would read after 4 days of running.
 //
 // It merges its measurement, under -label, into <out>/results.json and rewrites <out>/results.md, and
 // prints the table.
@@ -60,10 +63,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // slothVersion is the Sloth release compared with.
@@ -129,6 +136,7 @@ type settings struct {
 	out, label, work       string
 	prometheus, promtool   string
 	sloth                  string
+	backfillRecordings     bool
 }
 
 func main() {
@@ -145,6 +153,7 @@ func main() {
 	flag.StringVar(&s.work, "work", "", "working folder (data, rule files, logs); a new temporary one if empty, removed at the end")
 	flag.StringVar(&s.prometheus, "prometheus", envOr("PROMETHEUS", "bin/prometheus-v0.316.0"), "the Prometheus server")
 	flag.StringVar(&s.promtool, "promtool", envOr("PROMTOOL", "bin/promtool-v0.316.0"), "promtool, of the same version")
+	flag.BoolVar(&s.backfillRecordings, "backfill-recordings", true, "backfill the 5m recordings other rules read back (ours and Sloth's) over the history, so that both read what they would after running that long")
 	flag.StringVar(&s.sloth, "sloth", "", "a sloth "+slothVersion+" binary; built into hack/sloeval/bin if empty")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
@@ -197,12 +206,18 @@ func run(s settings) error {
 	if err := backfill(s, w, start, work, data); err != nil {
 		return err
 	}
+	if s.backfillRecordings {
+		log.Printf("Backfilling the 5m recordings of both rule sets over %s", s.backfill)
+		if err := backfillRecordings(s, work, data, w.Origin, start, ours, slothRules); err != nil {
+			return err
+		}
+	}
 
 	m := Measurement{Label: s.label, Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Commit: commit(),
 		Prometheus: version(s.prometheus), Sloth: "sloth " + slothVersion,
 		Settings: Settings{Instances: s.instances, Series: w.seriesCount(), Backfill: s.backfill.String(),
 			ScrapeInterval: s.scrape.String(), EvalInterval: s.eval.String(), WarmUp: s.warmUp.String(),
-			Duration: s.duration.String(), CPUs: runtime.NumCPU()}}
+			Duration: s.duration.String(), CPUs: runtime.NumCPU(), RecordingsBackfilled: s.backfillRecordings}}
 	for i := 1; i <= s.runs; i++ {
 		first := "ours"
 		files := []string{ours, slothRules}
@@ -310,6 +325,124 @@ func backfill(s settings, w workload, start time.Time, work, data string) error 
 	defer os.Remove(om)
 	_, err = output(exec.Command(s.promtool, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=162h", om, data))
 	return err
+}
+
+// readBack are the recordings other rules read over time: ours build every window from the 5m rates, and
+// Sloth's 30-day window sums its 5m ratio.
+var readBack = regexp.MustCompile(`^slo:(sli_errors:rate5m|sli_requests:rate5m|sli_error:ratio_rate5m)$`)
+
+// backfillRecordings writes the read-back recordings of both rule files over (from, to] into data: a
+// Prometheus without rules or scrapes serves the raw history, and promtool evaluates the recordings against it.
+func backfillRecordings(s settings, work, data string, from, to time.Time, files ...string) error {
+	recordings := filepath.Join(work, "read-back.rules.yaml")
+	if err := writeReadBack(recordings, files...); err != nil {
+		return err
+	}
+	config := filepath.Join(work, "prometheus-backfill.yml")
+	if err := os.WriteFile(config, []byte("global:\n  scrape_interval: 1h\n"), 0o644); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	logFile, err := os.Create(filepath.Join(work, "prometheus-backfill.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(s.prometheus, "--config.file="+config, "--storage.tsdb.path="+data,
+		"--storage.tsdb.retention.time=60d", "--web.listen-address="+addr)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}
+	}
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for {
+		if b, err := get(ctx, "http://"+addr+"/-/ready"); err == nil && strings.Contains(string(b), "Ready") {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the backfill's Prometheus was not ready in 5 minutes (see %s)", logFile.Name())
+		}
+		time.Sleep(time.Second)
+	}
+	blocks := filepath.Join(work, "recorded")
+	if _, err := output(exec.Command(s.promtool, "tsdb", "create-blocks-from", "rules",
+		"--url=http://"+addr, "--start="+strconv.FormatInt(from.Unix(), 10), "--end="+strconv.FormatInt(to.Unix(), 10),
+		"--eval-interval="+s.eval.String(), "--output-dir="+blocks, recordings)); err != nil {
+		return err
+	}
+	stop()
+	entries, err := os.ReadDir(blocks)
+	if err != nil {
+		return err
+	}
+	moved := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := os.Rename(filepath.Join(blocks, e.Name()), filepath.Join(data, e.Name())); err != nil {
+				return err
+			}
+			moved++
+		}
+	}
+	if moved == 0 {
+		return fmt.Errorf("promtool wrote no block of recordings into %s", blocks)
+	}
+	return nil
+}
+
+// writeReadBack writes one rule file of the read-back recordings of the given files, each group's name
+// prefixed by its file's so that the two never clash.
+func writeReadBack(path string, files ...string) error {
+	type ruleFile struct {
+		Groups []struct {
+			Name  string           `json:"name"`
+			Rules []map[string]any `json:"rules"`
+		} `json:"groups"`
+	}
+	var out []map[string]any
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		for _, g := range rf.Groups {
+			var rules []map[string]any
+			for _, r := range g.Rules {
+				if name, _ := r["record"].(string); readBack.MatchString(name) {
+					rules = append(rules, r)
+				}
+			}
+			if len(rules) > 0 {
+				out = append(out, map[string]any{"name": filepath.Base(f) + "/" + g.Name, "rules": rules})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return errors.New("no read-back recording in the rule files")
+	}
+	b, err := yaml.Marshal(map[string]any{"groups": out})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // prometheusConfig scrapes the exporter and loads the rule files in their order.

@@ -51,6 +51,8 @@ type Settings struct {
 	WarmUp         string `json:"warmUp"`
 	Duration       string `json:"duration"`
 	CPUs           int    `json:"cpus"`
+	// RecordingsBackfilled is true when the read-back recordings had the history backfilled too.
+	RecordingsBackfilled bool `json:"recordingsBackfilled"`
 }
 
 // Medians are the median over the runs of ours, Sloth's and the ratio's evaluation seconds per minute.
@@ -93,6 +95,11 @@ func Markdown(ms []Measurement) string {
 		fmt.Fprintf(&b, "%s and Sloth %s; %d instances (%d series), %s of history backfilled, scraped every %s, rules evaluated every %s; "+
 			"each run %s of warm-up then %s measured, on %d CPUs.\n\n",
 			m.Prometheus, m.Sloth, st.Instances, st.Series, st.Backfill, st.ScrapeInterval, st.EvalInterval, st.WarmUp, st.Duration, st.CPUs)
+		if st.RecordingsBackfilled {
+			fmt.Fprintf(&b, "The 5m recordings both rule sets read back (ours for every window, Sloth's for its 30-day window) were backfilled over the same %s, so both read what they would after running that long.\n\n", st.Backfill)
+		} else {
+			b.WriteString("The recordings had no backfilled history: rules over recordings read only the minutes since the first run.\n\n")
+		}
 		b.WriteString(m.Table())
 		if len(m.Runs) > 0 {
 			b.WriteString("\nPer group (the last run), eval s/min:\n\n")

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 var origin = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -157,3 +161,57 @@ func TestThePrometheusConfigurationLoadsTheFilesInTheirOrder(t *testing.T) {
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 func itoa(n int64) string          { return strconv.FormatInt(n, 10) }
+
+// TestTheReadBackRecordingsAreTheOnesOtherRulesRead: the backfill evaluates only the recordings over raw
+// counters that other rules read over time, of both files, under group names that cannot clash.
+func TestTheReadBackRecordingsAreTheOnesOtherRulesRead(t *testing.T) {
+	dir := t.TempDir()
+	ours := filepath.Join(dir, "ours.yaml")
+	sloth := filepath.Join(dir, "sloth.yaml")
+	write := func(path, content string) {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ours, `groups:
+- name: api-slo-availability
+  rules:
+  - {record: "slo:sli_errors:rate5m", expr: "sum(rate(e[5m]))", labels: {slo: availability}}
+  - {record: "slo:sli_requests:rate5m", expr: "sum(rate(t[5m]))"}
+  - {record: "slo:sli_error:ratio_rate1h", expr: "sum(sum_over_time(slo:sli_errors:rate5m[1h]))"}
+  - {alert: ErrorBudgetBurn, expr: "vector(1)"}
+`)
+	write(sloth, `groups:
+- name: api-slo-availability
+  rules:
+  - {record: "slo:sli_error:ratio_rate5m", expr: "sum(rate(e[5m])) / sum(rate(t[5m]))"}
+  - {record: "slo:sli_error:ratio_rate3d", expr: "sum(rate(e[3d])) / sum(rate(t[3d]))"}
+`)
+	out := filepath.Join(dir, "read-back.yaml")
+	if err := writeReadBack(out, ours, sloth); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Groups []struct {
+			Name  string
+			Rules []struct{ Record string }
+		}
+	}
+	if err := yaml.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range got.Groups {
+		for _, r := range g.Rules {
+			names = append(names, g.Name+" "+r.Record)
+		}
+	}
+	want := "ours.yaml/api-slo-availability slo:sli_errors:rate5m; ours.yaml/api-slo-availability slo:sli_requests:rate5m; sloth.yaml/api-slo-availability slo:sli_error:ratio_rate5m"
+	if strings.Join(names, "; ") != want {
+		t.Errorf("read-back recordings:\n%s\nwant\n%s", strings.Join(names, "; "), want)
+	}
+}
