@@ -342,42 +342,11 @@ func backfillRecordings(s settings, work, data string, from, to time.Time, files
 	if err := os.WriteFile(config, []byte("global:\n  scrape_interval: 1h\n"), 0o644); err != nil {
 		return err
 	}
-	port, err := freePort()
+	addr, stop, err := startPrometheus(s, config, data, filepath.Join(work, "prometheus-backfill.log"))
 	if err != nil {
 		return err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	logFile, err := os.Create(filepath.Join(work, "prometheus-backfill.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(s.prometheus, "--config.file="+config, "--storage.tsdb.path="+data,
-		"--storage.tsdb.retention.time=60d", "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-		}
 	}
 	defer stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for {
-		if b, err := get(ctx, "http://"+addr+"/-/ready"); err == nil && strings.Contains(string(b), "Ready") {
-			break
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("the backfill's Prometheus was not ready in 5 minutes (see %s)", logFile.Name())
-		}
-		time.Sleep(time.Second)
-	}
 	blocks := filepath.Join(work, "recorded")
 	if _, err := output(exec.Command(s.promtool, "tsdb", "create-blocks-from", "rules",
 		"--url=http://"+addr, "--start="+strconv.FormatInt(from.Unix(), 10), "--end="+strconv.FormatInt(to.Unix(), 10),
@@ -445,6 +414,48 @@ func writeReadBack(path string, files ...string) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
+// startPrometheus starts the server on data with the configuration and waits until it is ready; stop ends it
+// (and may be called twice).
+func startPrometheus(s settings, config, data, logPath string) (addr string, stop func(), err error) {
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(s.prometheus, "--config.file="+config, "--storage.tsdb.path="+data,
+		"--storage.tsdb.retention.time=60d", "--web.listen-address="+addr)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return "", nil, err
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+			logFile.Close()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for {
+		if b, err := get(ctx, "http://"+addr+"/-/ready"); err == nil && strings.Contains(string(b), "Ready") {
+			return addr, stop, nil
+		}
+		if ctx.Err() != nil {
+			stop()
+			return "", nil, fmt.Errorf("Prometheus was not ready in 5 minutes (see %s)", logPath)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // prometheusConfig scrapes the exporter and loads the rule files in their order.
 func prometheusConfig(s settings, exporter string, files []string) string {
 	var b strings.Builder
@@ -465,38 +476,12 @@ func measure(s settings, work, data, exporter string, files []string, i int) (*g
 	if err := os.WriteFile(config, []byte(prometheusConfig(s, exporter, files)), 0o644); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	addr, stop, err := startPrometheus(s, config, data, filepath.Join(work, fmt.Sprintf("prometheus-%d.log", i)))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("run %d: %w", i, err)
 	}
-	logFile, err := os.Create(filepath.Join(work, fmt.Sprintf("prometheus-%d.log", i)))
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(s.prometheus, "--config.file="+config, "--storage.tsdb.path="+data,
-		"--storage.tsdb.retention.time=60d", "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
+	defer stop()
 	base := "http://" + addr
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for {
-		if b, err := get(ctx, base+"/-/ready"); err == nil && strings.Contains(string(b), "Ready") {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("run %d: Prometheus was not ready in 5 minutes (see %s)", i, logFile.Name())
-		}
-		time.Sleep(time.Second)
-	}
 	log.Printf("Run %d: Prometheus ready, warming up for %s, then measuring for %s", i, s.warmUp, s.duration)
 	obs := newGroupObservations()
 	ready := time.Now()
