@@ -439,7 +439,7 @@ held:
 				"spec", "gameDays", "held")
 		}},
 		{"a game day at the last second of a leap year's 29 February", func(t *testing.T, p profile) {
-			p.set(t, `yaml: [{name: a, start: "2028-02-29T23:59:59+23:59", end: "2028-02-29T23:59:59Z"}]`,
+			p.set(t, `yaml: [{name: a, start: "2024-02-29T23:59:59+23:59", end: "2024-02-29T23:59:59Z"}]`,
 				"spec", "gameDays", "held")
 		}},
 		{"24 game days held", func(t *testing.T, p profile) {
