@@ -36,7 +36,7 @@ var clusterFlags = []string{
 	"--monitoring-labels=release=kps,team=sre",
 	"--alert-labels=cluster=prod-eu",
 	"--velero-namespace=backups",
-	"--slo-window-interval=2m",
+	"--slo-window-interval=3m",
 	"--logging-cluster-outputs=critical=logs-30d,non-critical=logs-7d",
 	"--grafana-instance-selector=dashboards=grafana",
 	"--dashboard-configmaps=true",
