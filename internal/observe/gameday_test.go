@@ -20,7 +20,6 @@ import (
 
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/observe"
-	"github.com/reliability-operator/reliability-operator/internal/slo"
 	"github.com/reliability-operator/reliability-operator/internal/testenv"
 )
 
@@ -219,16 +218,5 @@ func TestTheObserverReadsGroupsInputsAndSlowSeries(t *testing.T) {
 	want := []observe.InputAlert{{Alert: "SLOInputAbsent", SLO: "availability", Field: "spec.slos[0].indicator.ratio.total"}}
 	if fmt.Sprint(p.InputAlerts) != fmt.Sprint(want) {
 		t.Errorf("search: input alerts %+v, want %+v", p.InputAlerts, want)
-	}
-}
-
-func TestTheLookbackCoversTwoEvaluationsOfTheWindowGroup(t *testing.T) {
-	for interval, want := range map[time.Duration]time.Duration{
-		0: observe.Lookback(slo.DefaultWindowInterval), time.Minute: 10 * time.Minute, 2 * time.Minute: 10 * time.Minute,
-		5 * time.Minute: 11 * time.Minute, 10 * time.Minute: 21 * time.Minute,
-	} {
-		if got := observe.Lookback(interval); got != want {
-			t.Errorf("Lookback(%s) = %s, want %s", interval, got, want)
-		}
 	}
 }

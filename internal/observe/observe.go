@@ -44,6 +44,7 @@ import (
 	"github.com/reliability-operator/reliability-operator/api/v1alpha1"
 	"github.com/reliability-operator/reliability-operator/internal/policy"
 	"github.com/reliability-operator/reliability-operator/internal/render"
+	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
 
 // SLOValues are the numbers of one SLO; nil when Prometheus has no value (no traffic yet, or rules not
@@ -310,7 +311,7 @@ func (o *Observer) query(ctx context.Context, profiles []v1alpha1.ReliabilityPro
 	if err != nil {
 		return found, err
 	}
-	remaining, err := vector(fmt.Sprintf("last_over_time(slo:error_budget_remaining:ratio[%s])", model.Duration(Lookback(o.WindowInterval))))
+	remaining, err := vector(fmt.Sprintf("last_over_time(slo:error_budget_remaining:ratio[%s])", model.Duration(slo.ReadLookback(o.WindowInterval))))
 	if err != nil {
 		return found, err
 	}

@@ -4,22 +4,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/prometheus/common/model"
-
-	"github.com/reliability-operator/reliability-operator/internal/slo"
 )
-
-// Lookback is how far back the observer reads the SLO-window series: at least two evaluations of their
-// group and a minute to spare, and never less than 10 minutes. windowInterval zero is
-// slo.DefaultWindowInterval.
-func Lookback(windowInterval time.Duration) time.Duration {
-	if windowInterval <= 0 {
-		windowInterval = slo.DefaultWindowInterval
-	}
-	return max(10*time.Minute, 2*windowInterval+time.Minute)
-}
 
 // groupValues are the values of one series of an SLO: one per SLO without groupBy, one per group with it.
 type groupValues struct {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -183,10 +184,8 @@ func (m mapper) rateExpression(d doc, field, q string) (string, bool) {
 		return "", false
 	case len(ranges) == 0 && sumOfCounter(expr) != "":
 		// A sum of a counter, as the specification's own Prometheus example writes its good events: the sum
-		// of the counter's rates is the rate of the sum, and its range is the operator's. (sumOfCounter
-		// rewrites the parsed expression, so it is read again.)
-		e, _ := promql.ParseExpr(q)
-		return sumOfCounter(e), true
+		// of the counter's rates is the rate of the sum, and its range is the operator's.
+		return sumOfCounter(expr), true
 	case len(ranges) == 0:
 		m.refuse(d, field, "%q has no range selector: it is neither a plain counter selector, which the operator wraps in rate(), nor a rate expression such as sum(rate(http_requests_total[5m])) whose range can become $window", q)
 		return "", false
@@ -225,6 +224,7 @@ func sumOfCounter(expr parser.Expr) string {
 		return ""
 	}
 	const placeholder = 3*time.Hour + 33*time.Minute + 33*time.Second
-	agg.Expr = &parser.Call{Func: parser.Functions["rate"], Args: parser.Expressions{&parser.MatrixSelector{VectorSelector: vs, Range: placeholder}}}
-	return strings.ReplaceAll(agg.String(), "[3h33m33s]", "[$window]")
+	rated := *agg // a copy: the caller's expression stays as parsed
+	rated.Expr = &parser.Call{Func: parser.Functions["rate"], Args: parser.Expressions{&parser.MatrixSelector{VectorSelector: vs, Range: placeholder}}}
+	return strings.ReplaceAll(rated.String(), "["+model.Duration(placeholder).String()+"]", "[$window]")
 }

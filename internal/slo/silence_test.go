@@ -496,3 +496,14 @@ func TestAKubernetesConditionAndAGroupedLatencySLOAlert(t *testing.T) {
 		}},
 	}})
 }
+
+func TestTheLookbackCoversTwoEvaluationsOfTheWindowGroup(t *testing.T) {
+	for interval, want := range map[time.Duration]time.Duration{
+		0: slo.ReadLookback(slo.DefaultWindowInterval), time.Minute: 10 * time.Minute, 2 * time.Minute: 10 * time.Minute,
+		5 * time.Minute: 11 * time.Minute, 10 * time.Minute: 21 * time.Minute,
+	} {
+		if got := slo.ReadLookback(interval); got != want {
+			t.Errorf("ReadLookback(%s) = %s, want %s", interval, got, want)
+		}
+	}
+}
