@@ -25,6 +25,7 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 	if err != nil {
 		return nil, err
 	}
+	decorated := len(groups) // slo.Groups decorates its own groups, each SLO's with its groupBy in mind
 	games, err := gameday.PlanOf(rp)
 	if err != nil {
 		return nil, err
@@ -44,8 +45,9 @@ func PrometheusRule(rp *v1alpha1.ReliabilityProfile, opts Options) (*monitoringv
 			groups = append(groups, *g)
 		}
 	}
-	// The SLO and manifesto groups are decorated already; the disaster-recovery group gets the same labels.
-	slo.Decorate(groups, opts.AlertLabels, rp.Spec.Routing)
+	// The game-day and disaster-recovery groups get the labels the manifesto group has. Decorating the SLO
+	// groups again would give a grouped SLO's alerts the platform label it left out for its groupBy label.
+	slo.Decorate(groups[decorated:], opts.AlertLabels, rp.Spec.Routing)
 	return &monitoringv1.PrometheusRule{
 		TypeMeta:   typeMeta(monitoringv1.SchemeGroupVersion.String(), monitoringv1.PrometheusRuleKind),
 		ObjectMeta: childMeta(rp, opts.MonitoringLabels),

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,4 +85,31 @@ func readProfile(t *testing.T, path string) *v1alpha1.ReliabilityProfile {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return rp
+}
+
+// TestAPlatformAlertLabelNamedLikeAGroupByLabelStaysOffTheGroupedAlerts: the PrometheusRule keeps what
+// slo.Groups decided for a grouped SLO's alerts (each group its own value of the label), while the other
+// groups' alerts carry the platform label.
+func TestAPlatformAlertLabelNamedLikeAGroupByLabelStaysOffTheGroupedAlerts(t *testing.T) {
+	rp := &v1alpha1.ReliabilityProfile{}
+	rp.Name, rp.Namespace = "api", "shop"
+	rp.Spec.Service, rp.Spec.Tier = "api", v1alpha1.TierNonCritical
+	rp.Spec.GameDays = &v1alpha1.GameDaySpec{}
+	rp.Spec.SLOs = []v1alpha1.SLO{{Name: "availability", Objective: "99.9", Window: "30d", GroupBy: []string{"region"},
+		Indicator: v1alpha1.Indicator{Ratio: &v1alpha1.RatioIndicator{Errors: `e_total`, Total: `t_total`}}}}
+	pr, err := PrometheusRule(rp, Options{AlertLabels: map[string]string{"region": "eu"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range pr.Spec.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			_, set := r.Labels["region"]
+			if grouped := strings.HasPrefix(g.Name, "api-slo-"); set == grouped {
+				t.Errorf("%s in %s: region label set = %v", r.Alert, g.Name, set)
+			}
+		}
+	}
 }
