@@ -251,17 +251,19 @@ func promQLExpression(field, query, namespace string, groupBy []string, rng time
 			}
 		}
 	}
-	expr, err := promql.ParseExpr(strings.ReplaceAll(query, WindowPlaceholder, model.Duration(rng).String()))
-	if err != nil {
-		return "", refuse("%v", err) // cannot happen: it parsed with another duration
-	}
-	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
-		if vs, ok := node.(*parser.VectorSelector); ok {
-			*vs = *inNamespace(vs, namespace)
+	// Every range is the sentinel now, so the checked expression becomes the rule's by setting them to rng.
+	parser.Inspect(checked, func(node parser.Node, _ []parser.Node) error {
+		switch n := node.(type) {
+		case *parser.MatrixSelector:
+			n.Range = rng
+		case *parser.SubqueryExpr:
+			n.Range = rng
+		case *parser.VectorSelector:
+			*n = *inNamespace(n, namespace)
 		}
 		return nil
 	})
-	return expr.String(), nil
+	return checked.String(), nil
 }
 
 func unparen(e parser.Expr) parser.Expr {
